@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what redstage's tests, demo and benchmarks need on a fresh Debian machine,
+# and nothing that is already there:
+#   - redis-server and redis-tools (redis-cli, redis-benchmark) from Debian's packages
+#   - polars and pyarrow for the real-reader tests (Python reads what redstage writes)
+# Go itself is assumed (see go.mod for the version). Safe to run again; prints what it did.
+# Set REDSTAGE_SETUP_PEERS=1 to also install the peer-benchmark packages (redis, polars-redis).
+set -euo pipefail
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v redis-benchmark >/dev/null 2>&1 || need_apt+=(redis-tools)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
+    log "need ${need_apt[*]} but not root and no sudo: install them with apt-get, then rerun"
+    exit 1
+  fi
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  log "installing ${need_apt[*]} with apt-get"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+# Debian's package may start a system redis on 6379 where an init system exists; the tests
+# never use it (they start their own servers on free ports), so it is left alone.
+log "redis-server: $(redis-server --version | awk '{print $3}')"
+
+PY=${PYTHON:-python3}
+if ! command -v "$PY" >/dev/null 2>&1; then
+  log "python3 not found: install it (apt-get install -y python3 python3-pip), then rerun"
+  exit 1
+fi
+pkgs=(polars pyarrow)
+[ "${REDSTAGE_SETUP_PEERS:-0}" = 1 ] && pkgs+=(redis polars-redis)
+missing=()
+for p in "${pkgs[@]}"; do
+  mod=${p//-/_}
+  "$PY" -c "import $mod" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Python packages: ${missing[*]}"
+  "$PY" -m pip install -q --disable-pip-version-check "${missing[@]}" ||
+    "$PY" -m pip install -q --disable-pip-version-check --break-system-packages "${missing[@]}"
+fi
+log "python: $("$PY" -c 'import polars, pyarrow; print("polars", polars.__version__, "pyarrow", pyarrow.__version__)')"
+command -v go >/dev/null 2>&1 || { log "go not found: install Go $(awk '/^go /{print $2}' go.mod) or newer"; exit 1; }
+log "ready"
