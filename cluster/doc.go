@@ -1,0 +1,82 @@
+// Package cluster runs redstage jobs (load, scan, infer, delete) as tasks on
+// NATS JetStream: a Coordinator accepts and plans jobs, Workers pull and run
+// tasks against Redis through package shard, and a Client submits jobs,
+// uploads load input, follows progress and streams merged Arrow results.
+// StartEmbedded runs all of it in one process (an in-process NATS server with
+// JetStream, a coordinator and workers) over the very same protocol.
+//
+// # Objects on NATS
+//
+//   - micro service "redstage-coordinator", endpoints redstage.api.<op>
+//     (submit, status, list, cancel, chunk, input): requests and replies are JSON.
+//   - stream REDSTAGE_TASKS (work queue, subjects redstage.task.<job>.<task>):
+//     one message per task execution request, published with Nats-Msg-Id
+//     "<job>.<task>.<gen>" so a re-publish after a coordinator crash is dropped
+//     as a duplicate. Durable pull consumer "workers": explicit ack, AckWait,
+//     unlimited MaxDeliver (the attempt limit is enforced by the worker from
+//     NumDelivered so a task is never silently dropped).
+//   - stream REDSTAGE_EVENTS (work queue, subjects redstage.evt.<job>): task
+//     started / complete / failed records from workers to the coordinator,
+//     durable consumer "coordinator". Processing an event is idempotent.
+//   - stream REDSTAGE_RESULTS (limits, subjects redstage.res.<job>.<task>.<attempt>):
+//     result frames (Arrow IPC streams of at most the connection's max payload
+//     minus header room), each with a frame sequence number header.
+//   - KV REDSTAGE_JOBS (job records), KV REDSTAGE_TASK (task records, key
+//     "<job>.<task>"), KV REDSTAGE_WORKERS (worker heartbeats, bucket TTL),
+//     object store REDSTAGE_CHUNKS (load input chunks, "<job>/<chunk>").
+//
+// # Delivery contract
+//
+// Tasks are delivered at least once. A worker heartbeats a running task with
+// InProgress every AckWait/3; a task whose worker dies (crash, kill -9, lost
+// connection) is redelivered AckWait after its last heartbeat. Every execution
+// gets a fresh attempt id (a NUID) and is numbered by NumDelivered.
+//
+// A worker acknowledges a task only after its result frames are stored
+// (publish acks received) and its complete record is stored on
+// REDSTAGE_EVENTS: so a task is either acknowledged with a durable complete
+// record or will be delivered again.
+//
+// Results are exactly once. The coordinator picks the winning attempt of a
+// task as the first complete record it processes, with compare-and-swap on the
+// task record (KV revision); later complete records of the same task are
+// losers and their frames are never read. A client emits a task's rows only
+// from the winning attempt's subject, reading exactly the number of frames the
+// complete record states and de-duplicating frames by sequence number, so the
+// merged output holds every task's rows exactly once. Write tasks (load,
+// delete) are idempotent at the Redis level (replace/append/delete give the
+// same state when run twice); their counts are those of the winning attempt
+// (with --if-exists skip, a rerun after a crash counts the first run's keys
+// as skipped).
+//
+// Failures are bounded. A failed execution is retried by redelivery with
+// NakWithDelay (backoff doubling from CoordinatorConfig.RetryBackoff up to
+// MaxRetryBackoff) until it has been delivered MaxAttempts times (crashes
+// count too); then the task fails and the job fails with the errors of its
+// tasks. Errors that cannot be cured by retrying (an unparsable value in
+// strict mode, a row too large for a frame, a bad spec) fail the task at
+// once. A task that reports shard.ErrStaleTopology is re-planned instead: its
+// partition is replaced by the partitions of a fresh plan that cover it.
+// The job's total run time for failures is therefore bounded by
+// MaxAttempts × (task timeout + backoff).
+//
+// Cancellation. Cancelling a job marks its record cancelled, purges its queued
+// tasks and broadcasts on redstage.ctl.cancel.<job>; workers cancel the
+// context of running tasks of that job at once (and check the job record
+// before starting and at every heartbeat), so they stop within seconds.
+//
+// Restarts. All job and task state lives in JetStream (KV records, durable
+// consumers). A coordinator that starts finds unfinished jobs and resumes
+// them: it republishes tasks that were planned but not yet queued and
+// finishes jobs whose tasks all completed meanwhile.
+//
+// Cleanup. Result frames of failed or cancelled jobs are purged at once; those
+// of succeeded jobs are purged by the client after it has read them, or by the
+// stream's MaxAge (CoordinatorConfig.ResultRetention). Load chunks are deleted
+// when their task has a winner and, at the latest, when the job ends.
+//
+// Memory. Neither the coordinator nor the client holds a job's data: load
+// input is cut into chunks while read, results are read frame by frame from
+// the stream, and sorted output (ResultOptions.Sort) spills sorted runs of
+// bounded size to temporary Arrow IPC files and merges them.
+package cluster
