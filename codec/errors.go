@@ -44,6 +44,10 @@ var (
 	// ErrSchemaMismatch: a record batch whose columns do not match the
 	// schema a RowEncoder or RecordBuilder was built for.
 	ErrSchemaMismatch = errors.New("schema mismatch")
+
+	// ErrInvalidState: a serialized Inferrer state that cannot be restored
+	// (malformed JSON or inconsistent counts).
+	ErrInvalidState = errors.New("invalid inferrer state")
 )
 
 // ParseError reports a present hash field value that does not parse under
@@ -104,3 +108,27 @@ func clip(s string, n int) string {
 	}
 	return s[:i] + "…"
 }
+
+// Sentinel errors of the file side (format.go, read_*.go, write_*.go, frame.go).
+var (
+	// ErrUnknownFormat: a file format name or extension that is not one of
+	// csv, parquet, ndjson, arrow, arrows.
+	ErrUnknownFormat = errors.New("unknown file format")
+
+	// ErrMalformedFile: a file that is not valid in its format (bad CSV
+	// quoting, a ragged row, a line that is not a JSON object, a corrupt
+	// Parquet or IPC file).
+	ErrMalformedFile = errors.New("malformed file")
+
+	// ErrNotSeekable: a format that needs random access (parquet, arrow IPC
+	// file) was asked to read from stdin or a pipe.
+	ErrNotSeekable = errors.New("format needs a seekable file")
+
+	// ErrInvalidOptions: read or write options that cannot be used (a
+	// delimiter that is a quote or newline, a bad row group index, ...).
+	ErrInvalidOptions = errors.New("invalid options")
+
+	// ErrRowTooLarge: a single row whose IPC frame exceeds the frame size
+	// limit, so it cannot be sent in one message.
+	ErrRowTooLarge = errors.New("row too large for frame limit")
+)
