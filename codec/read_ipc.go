@@ -1,0 +1,131 @@
+package codec
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+)
+
+// ipcReader streams the record batches of an Arrow IPC file or stream,
+// optionally projected onto a schema's fields.
+type ipcReader struct {
+	path   string
+	next   func() (arrow.RecordBatch, error) // batch owned by the source until the next call
+	closer func() error
+	schema *arrow.Schema
+	cols   []int // projection: file column of each output column; nil = all
+	err    error
+	closed bool
+	batch  int // 0-based index of the batch being read, for errors
+}
+
+func openIPCFile(path string, opts ReadOptions) (_ RecordReader, err error) {
+	fh, err := openSeekable(path, FormatArrow)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			fh.Close()
+		}
+	}()
+	fr, err := ipc.NewFileReader(fh, ipc.WithAllocator(opts.Allocator))
+	if err != nil {
+		return nil, fileErr(path, fmt.Errorf("%w: not a readable Arrow IPC file: %v (an Arrow IPC stream needs format arrows)", ErrMalformedFile, err))
+	}
+	r := &ipcReader{path: path, next: fr.Read, closer: func() error {
+		err := fr.Close()
+		if cerr := fh.Close(); err == nil && !errors.Is(cerr, os.ErrClosed) {
+			err = cerr
+		}
+		return err
+	}}
+	if err := r.project(fr.Schema(), opts.Schema); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func newIPCStreamReader(path string, src *streamSource, opts ReadOptions) (RecordReader, error) {
+	sr, err := ipc.NewReader(src, ipc.WithAllocator(opts.Allocator))
+	if err != nil {
+		return nil, fileErr(path, fmt.Errorf("%w: not a readable Arrow IPC stream: %v (an Arrow IPC file needs format arrow)", ErrMalformedFile, err))
+	}
+	r := &ipcReader{path: path, next: sr.Read, closer: func() error {
+		sr.Release()
+		return src.Close()
+	}}
+	if err := r.project(sr.Schema(), opts.Schema); err != nil {
+		sr.Release()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *ipcReader) project(fileSchema *arrow.Schema, want *Schema) error {
+	r.schema = fileSchema
+	if want == nil {
+		return nil
+	}
+	sc, err := projectArrowSchema(fileSchema, want)
+	if err != nil {
+		return fileErr(r.path, err)
+	}
+	r.schema = sc
+	for _, f := range want.Fields {
+		r.cols = append(r.cols, fileSchema.FieldIndices(f.Name)[0])
+	}
+	return nil
+}
+
+func (r *ipcReader) Schema() *arrow.Schema { return r.schema }
+
+func (r *ipcReader) Next() (arrow.RecordBatch, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.closed {
+		return nil, fileErr(r.path, errors.New("reader is closed"))
+	}
+	for {
+		rec, err := r.next()
+		if errors.Is(err, io.EOF) {
+			r.err = io.EOF
+			return nil, r.err
+		}
+		if err != nil {
+			r.err = fileErr(r.path, fmt.Errorf("%w: record batch %d: %v (the file is damaged or truncated)", ErrMalformedFile, r.batch, err))
+			return nil, r.err
+		}
+		r.batch++
+		if rec.NumRows() == 0 {
+			continue
+		}
+		if r.cols == nil {
+			rec.Retain()
+			return rec, nil
+		}
+		cols := make([]arrow.Array, len(r.cols))
+		for i, c := range r.cols {
+			cols[i] = rec.Column(c)
+		}
+		return array.NewRecordBatch(r.schema, cols, rec.NumRows()), nil
+	}
+}
+
+func (r *ipcReader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if err := r.closer(); err != nil {
+		return fileErr(r.path, err)
+	}
+	return nil
+}
