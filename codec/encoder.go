@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/extensions"
 )
 
 // EncoderOptions configures a RowEncoder.
@@ -115,7 +116,14 @@ func MapArrowType(dt arrow.DataType) (Type, error) {
 	case arrow.DICTIONARY:
 		return MapArrowType(dt.(*arrow.DictionaryType).ValueType)
 	case arrow.EXTENSION:
-		return MapArrowType(dt.(arrow.ExtensionType).StorageType())
+		switch et := dt.(arrow.ExtensionType); et.ExtensionName() {
+		case "arrow.uuid":
+			return Utf8, nil
+		case "arrow.bool8":
+			return Bool, nil
+		default:
+			return MapArrowType(et.StorageType())
+		}
 	case arrow.LIST, arrow.LARGE_LIST, arrow.LIST_VIEW, arrow.LARGE_LIST_VIEW, arrow.FIXED_SIZE_LIST,
 		arrow.STRUCT, arrow.MAP, arrow.SPARSE_UNION, arrow.DENSE_UNION:
 		return 0, fmt.Errorf("%w %s: a hash field holds one scalar; flatten the column or convert it to a string (e.g. JSON) before loading, or exclude it", ErrUnsupportedType, dt)
@@ -208,6 +216,10 @@ func FormatCell(col arrow.Array, row int) (string, bool, error) {
 		return FormatCell(a.Dictionary(), a.GetValueIndex(row))
 	case *array.Null:
 		return "", false, nil
+	case *extensions.UUIDArray:
+		return a.Value(row).String(), true, nil
+	case *extensions.Bool8Array:
+		return FormatBool(a.Value(row)), true, nil
 	case array.ExtensionArray:
 		return FormatCell(a.Storage(), row)
 	}
