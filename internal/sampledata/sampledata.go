@@ -129,7 +129,7 @@ func (g *gen) days() arrow.Date32 {
 
 // micros returns a timestamp within 2024, in microseconds.
 func (g *gen) micros() arrow.Timestamp {
-	return arrow.Timestamp(epoch2024.Add(time.Duration(g.rng.Int64N(int64(365*24*time.Hour)))).Truncate(time.Millisecond).UnixMicro())
+	return arrow.Timestamp(epoch2024.Add(time.Duration(g.rng.Int64N(int64(365 * 24 * time.Hour)))).Truncate(time.Millisecond).UnixMicro())
 }
 
 func (g *gen) money(max float64) float64 { return float64(g.rng.IntN(int(max*100))) / 100 }
