@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
 )
 
 // CoordinatorConfig configures a Coordinator.
@@ -28,6 +32,11 @@ type CoordinatorConfig struct {
 	ResultRetention time.Duration // MaxAge of result frames never read (24h)
 	JobRetention    time.Duration // how long job and task records are kept (7 days)
 	ValidateTimeout time.Duration // bound of the Redis check at submit (5s)
+	// InputTimeout fails a load job whose uploader has sent nothing (no
+	// chunk, no keepalive) for this long (5m).
+	InputTimeout   time.Duration
+	PollInterval   time.Duration // event fetch wait; bounds shutdown latency (500ms)
+	RepairInterval time.Duration // how often unfinished jobs are re-checked (30s)
 }
 
 // DefaultCoordinatorConfig returns the defaults.
@@ -44,6 +53,9 @@ func DefaultCoordinatorConfig() CoordinatorConfig {
 		ResultRetention: 24 * time.Hour,
 		JobRetention:    7 * 24 * time.Hour,
 		ValidateTimeout: 5 * time.Second,
+		InputTimeout:    5 * time.Minute,
+		PollInterval:    500 * time.Millisecond,
+		RepairInterval:  30 * time.Second,
 	}
 }
 
@@ -62,8 +74,9 @@ func (c CoordinatorConfig) Validate() error {
 	if c.RetryBackoff < 0 || c.MaxRetryBackoff < c.RetryBackoff {
 		errs = append(errs, fmt.Errorf("RetryBackoff %s / MaxRetryBackoff %s: want 0 ≤ RetryBackoff ≤ MaxRetryBackoff", c.RetryBackoff, c.MaxRetryBackoff))
 	}
-	if c.TaskTimeout <= 0 || c.ResultRetention <= 0 || c.JobRetention <= 0 || c.ValidateTimeout <= 0 {
-		errs = append(errs, errors.New("TaskTimeout, ResultRetention, JobRetention and ValidateTimeout must be positive"))
+	if c.TaskTimeout <= 0 || c.ResultRetention <= 0 || c.JobRetention <= 0 || c.ValidateTimeout <= 0 ||
+		c.InputTimeout <= 0 || c.PollInterval <= 0 || c.RepairInterval <= 0 {
+		errs = append(errs, errors.New("TaskTimeout, ResultRetention, JobRetention, ValidateTimeout, InputTimeout, PollInterval and RepairInterval must be positive"))
 	}
 	if c.MaxAckPending < 1 || c.DefaultTasks < 0 {
 		errs = append(errs, errors.New("MaxAckPending must be positive and DefaultTasks not negative"))
@@ -78,8 +91,21 @@ func (c CoordinatorConfig) Validate() error {
 // winning attempt and finishes jobs. Several coordinators may share a NATS
 // system (they split requests and events; records are updated with CAS).
 type Coordinator struct {
-	nc  *nats.Conn
-	cfg CoordinatorConfig
+	nc   *nats.Conn
+	cfg  CoordinatorConfig
+	log  hclog.Logger
+	js   jetstream.JetStream
+	in   *infra
+	exec executor
+
+	mu       sync.Mutex
+	started  bool
+	closed   bool
+	stopping bool
+	cancel   context.CancelFunc
+	done     chan struct{}
+	handlers sync.WaitGroup
+	planning map[string]bool // jobs this coordinator is planning now
 }
 
 // NewCoordinator checks cfg and returns a coordinator using nc (not closed by
@@ -88,12 +114,171 @@ func NewCoordinator(ctx context.Context, nc *nats.Conn, cfg CoordinatorConfig) (
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return nil, ErrNotImplemented
+	return newCoordinator(ctx, nc, cfg, newShardExecutor(cfg.Logger))
+}
+
+func newCoordinator(ctx context.Context, nc *nats.Conn, cfg CoordinatorConfig, ex executor) (*Coordinator, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
+	in, err := ensureInfra(ctx, js, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
+	return &Coordinator{
+		nc: nc, cfg: cfg, log: cfg.Logger.Named("coordinator"), js: js, in: in, exec: ex,
+		done: make(chan struct{}), planning: map[string]bool{},
+	}, nil
 }
 
 // Run serves requests and processes task events until ctx is cancelled,
 // resuming unfinished jobs first. It returns nil on cancellation.
-func (c *Coordinator) Run(ctx context.Context) error { return ErrNotImplemented }
+func (c *Coordinator) Run(ctx context.Context) error {
+	c.mu.Lock()
+	if c.started || c.closed {
+		c.mu.Unlock()
+		return errors.New("coordinator: Run called twice or after Close")
+	}
+	c.started = true
+	ctx, cancel := context.WithCancel(ctx)
+	c.cancel = cancel
+	c.mu.Unlock()
+	defer close(c.done)
+	defer cancel()
 
-// Close stops Run (if running) and waits for it. Idempotent.
-func (c *Coordinator) Close() error { return nil }
+	svc, err := c.startService(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.stopService(svc)
+
+	cons, err := c.js.Consumer(ctx, streamEvents, consumerCoordinator)
+	if err != nil {
+		return fmt.Errorf("coordinator: binding event consumer: %w", err)
+	}
+	c.log.Info("coordinator running", "service", serviceName)
+	c.repair(ctx)
+	lastRepair := time.Now()
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(64, jetstream.FetchMaxWait(c.cfg.PollInterval))
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			c.log.Warn("fetching task events", "error", err)
+			sleepCtx(ctx, c.cfg.PollInterval)
+			continue
+		}
+		for msg := range batch.Messages() {
+			c.handleEventMsg(ctx, msg)
+		}
+		if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) {
+			c.log.Warn("fetching task events", "error", err)
+		}
+		if time.Since(lastRepair) >= c.cfg.RepairInterval {
+			c.repair(ctx)
+			lastRepair = time.Now()
+		}
+	}
+	c.log.Info("coordinator stopped")
+	return nil
+}
+
+// Close stops Run (if running) and waits for it, then releases Redis
+// connections. Idempotent.
+func (c *Coordinator) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	started := c.started
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.mu.Unlock()
+	if started {
+		<-c.done
+	}
+	return c.exec.Close()
+}
+
+func (c *Coordinator) startService(ctx context.Context) (micro.Service, error) {
+	svc, err := micro.AddService(c.nc, micro.Config{
+		Name:        serviceName,
+		Version:     serviceVersion,
+		Description: "redstage job coordinator",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: starting service: %w", err)
+	}
+	grp := svc.AddGroup(strings.TrimSuffix(subjAPIPrefix, "."))
+	eps := map[string]func(context.Context, micro.Request){
+		opSubmit: c.serveSubmit,
+		opStatus: c.serveStatus,
+		opList:   c.serveList,
+		opCancel: c.serveCancel,
+		opChunk:  c.serveChunk,
+		opInput:  c.serveInput,
+	}
+	for name, fn := range eps {
+		if err := grp.AddEndpoint(name, c.async(ctx, fn)); err != nil {
+			_ = svc.Stop()
+			return nil, fmt.Errorf("coordinator: adding endpoint %s: %w", name, err)
+		}
+	}
+	return svc, nil
+}
+
+func (c *Coordinator) stopService(svc micro.Service) {
+	if err := svc.Stop(); err != nil {
+		c.log.Warn("stopping service", "error", err)
+	}
+	c.mu.Lock()
+	c.stopping = true
+	c.mu.Unlock()
+	c.handlers.Wait()
+}
+
+// async runs a request handler on its own goroutine so a slow submit (Redis
+// check, planning) does not hold up other requests; Run waits for them.
+func (c *Coordinator) async(ctx context.Context, fn func(context.Context, micro.Request)) micro.HandlerFunc {
+	return func(req micro.Request) {
+		c.mu.Lock()
+		if c.stopping {
+			c.mu.Unlock()
+			_ = req.Error(codeInternal, "coordinator shutting down", nil)
+			return
+		}
+		c.handlers.Add(1)
+		c.mu.Unlock()
+		go func() {
+			defer c.handlers.Done()
+			fn(ctx, req)
+		}()
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func (c *Coordinator) policy() retryPolicy {
+	return retryPolicy{
+		MaxAttempts: c.cfg.MaxAttempts,
+		Backoff:     c.cfg.RetryBackoff,
+		MaxBackoff:  c.cfg.MaxRetryBackoff,
+		Timeout:     c.cfg.TaskTimeout,
+		AckWait:     c.cfg.AckWait,
+	}
+}

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"time"
+
+	"github.com/redstage/redstage/codec"
 )
 
 // JobState is the lifecycle state of a job.
@@ -68,8 +70,8 @@ type JobResult struct {
 	// Delete.
 	Matched int64 `json:"matched,omitempty"`
 	Deleted int64 `json:"deleted,omitempty"`
-	// Infer: the field "Inference *codec.Inference" is added as soon as
-	// package codec has infer.go.
+	// Infer.
+	Inference *codec.Inference `json:"inference,omitempty"`
 
 	Bytes      int64         `json:"bytes"` // result bytes (scan) or input bytes (load)
 	Duration   time.Duration `json:"duration"`

@@ -1,0 +1,91 @@
+package cluster
+
+import (
+	"crypto/rand"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Names of redstage's JetStream objects and subjects (see the package doc).
+const (
+	streamTasks   = "REDSTAGE_TASKS"
+	streamEvents  = "REDSTAGE_EVENTS"
+	streamResults = "REDSTAGE_RESULTS"
+	bucketJobs    = "REDSTAGE_JOBS"
+	bucketTasks   = "REDSTAGE_TASK"
+	bucketWorkers = "REDSTAGE_WORKERS"
+	bucketChunks  = "REDSTAGE_CHUNKS"
+
+	consumerWorkers     = "workers"
+	consumerCoordinator = "coordinator"
+
+	subjTaskPrefix   = "redstage.task."
+	subjEventPrefix  = "redstage.evt."
+	subjResultPrefix = "redstage.res."
+	subjCancelPrefix = "redstage.ctl.cancel."
+	subjAPIPrefix    = "redstage.api."
+
+	serviceName    = "redstage-coordinator"
+	serviceVersion = "0.1.0"
+
+	// Headers of result frames.
+	hdrFrame = "Redstage-Frame" // 0-based frame sequence number within an attempt
+)
+
+func taskSubject(job, task string) string    { return subjTaskPrefix + job + "." + task }
+func eventSubject(job string) string         { return subjEventPrefix + job }
+func cancelSubject(job string) string        { return subjCancelPrefix + job }
+func jobResultsFilter(job string) string     { return subjResultPrefix + job + ".>" }
+func taskKey(job, task string) string        { return job + "." + task }
+func chunkObject(job string, idx int) string { return fmt.Sprintf("%s/%06d", job, idx) }
+
+func resultSubject(job, task, attempt string) string {
+	return subjResultPrefix + job + "." + task + "." + attempt
+}
+
+// taskID names the task of plan position idx; replanned children append "-i".
+func taskID(idx int) string { return fmt.Sprintf("t%05d", idx) }
+
+const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+// newJobID returns a time-ordered, subject-safe job id such as
+// "260511-142233-k3j9qz".
+func newJobID(now time.Time) string {
+	return now.UTC().Format("060102-150405") + "-" + randomToken(6)
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // never fails on supported platforms
+	}
+	for i := range b {
+		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
+	}
+	return string(b)
+}
+
+// validToken reports whether s can be one NATS subject token and KV key part.
+func validToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// jobOfSubject returns the job token of an event or cancel subject.
+func jobOfSubject(subj, prefix string) string {
+	rest := strings.TrimPrefix(subj, prefix)
+	if i := strings.IndexByte(rest, '.'); i >= 0 {
+		return rest[:i]
+	}
+	return rest
+}

@@ -1,0 +1,355 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+	"github.com/redstage/redstage/codec"
+)
+
+// outcome is what a task body produced.
+type outcome struct {
+	frames int
+	counts counts
+	output json.RawMessage
+}
+
+// handle runs one delivered task message to its end: ack, nak or term.
+func (w *Worker) handle(hardCtx context.Context, msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err != nil {
+		w.log.Warn("task message without metadata", "error", err)
+		_ = msg.Term()
+		return
+	}
+	delivered := int(md.NumDelivered)
+	var tm taskMsg
+	if err := json.Unmarshal(msg.Data(), &tm); err != nil || !validToken(tm.Job) || !validToken(tm.Task) {
+		w.log.Error("dropping malformed task message", "subject", msg.Subject(), "error", err)
+		_ = msg.Term()
+		return
+	}
+	log := w.log.With("job", tm.Job, "task", tm.Task, "delivery", delivered)
+	attempt := nuid.Next()
+	ev := event{Job: tm.Job, Task: tm.Task, Attempt: attempt, Delivered: delivered, Worker: w.id}
+
+	if delivered > tm.Policy.MaxAttempts {
+		// Earlier deliveries ended without an outcome (worker crashes, lost acks).
+		ev.Type, ev.Code = evFailed, failFinal
+		ev.Error = fmt.Sprintf("delivered %d times without completing (workers crashed or timed out); the limit is %d", delivered-1, tm.Policy.MaxAttempts)
+		w.finish(msg, &ev, log)
+		return
+	}
+
+	// Register before checking the job so a cancel broadcast cannot slip between.
+	ctx, cancel := context.WithCancelCause(hardCtx)
+	defer cancel(nil)
+	w.mu.Lock()
+	w.running[attempt] = &runningTask{job: tm.Job, task: tm.Task, cancel: cancel}
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		delete(w.running, attempt)
+		w.mu.Unlock()
+	}()
+	if active, err := w.taskActive(ctx, &tm); err != nil {
+		log.Warn("reading task state, handing task back", "error", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	} else if !active {
+		log.Debug("skipping task of an ended job or with an outcome")
+		_ = msg.Ack()
+		return
+	}
+
+	ev.Type = evStarted
+	if err := w.publishEvent(ctx, &ev); err != nil {
+		log.Warn("publishing started event, handing task back", "error", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	if w.hooks.beforeRun != nil {
+		w.hooks.beforeRun(ctx, &tm, attempt, delivered)
+	}
+
+	hbDone := make(chan struct{})
+	hbStopped := make(chan struct{})
+	go func() {
+		defer close(hbStopped)
+		w.keepAlive(ctx, msg, &tm, cancel, hbDone)
+	}()
+	tctx, tcancel := context.WithTimeout(ctx, tm.Policy.Timeout)
+	out, runErr := w.run(tctx, &tm, attempt)
+	tcancel()
+	close(hbDone)
+	<-hbStopped
+
+	cause := context.Cause(ctx)
+	switch {
+	case runErr == nil && cause == nil:
+		ev.Type, ev.Frames, ev.Counts, ev.Output = evComplete, out.frames, out.counts, out.output
+		ev.Error = ""
+		if err := w.publishEvent(ctx, &ev); err != nil {
+			log.Warn("publishing complete event, handing task back", "error", err)
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+		if w.hooks.beforeAck != nil {
+			w.hooks.beforeAck(&tm, attempt)
+		}
+		w.done.Add(1)
+		if err := msg.Ack(); err != nil {
+			log.Debug("acking task", "error", err)
+		}
+		log.Debug("task done", "rows", out.counts.Rows, "frames", out.frames)
+	case errors.Is(cause, errJobEnded):
+		log.Info("task stopped: its job ended")
+		_ = msg.Ack()
+	case errors.Is(cause, errDraining):
+		log.Info("task handed back: worker draining")
+		_ = msg.Nak()
+	default:
+		if runErr == nil {
+			runErr = cause
+		}
+		w.failed.Add(1)
+		ev.Type, ev.Error = evFailed, runErr.Error()
+		ev.Code = w.exec.Classify(runErr)
+		if errors.Is(runErr, context.DeadlineExceeded) {
+			ev.Code = failRetry
+			ev.Error = fmt.Sprintf("task timed out after %s: %v", tm.Policy.Timeout, runErr)
+		}
+		if ev.Code == failRetry && delivered >= tm.Policy.MaxAttempts {
+			ev.Code = failFinal
+		}
+		if ev.Code == failRetry {
+			log.Warn("task attempt failed, retrying", "error", runErr, "delay", tm.Policy.delay(delivered))
+			if err := w.publishEvent(context.WithoutCancel(ctx), &ev); err != nil {
+				log.Debug("publishing failed event", "error", err)
+			}
+			_ = msg.NakWithDelay(tm.Policy.delay(delivered))
+			return
+		}
+		log.Error("task failed", "error", runErr, "code", ev.Code)
+		w.finish(msg, &ev, log)
+	}
+}
+
+// finish publishes a final failed (or stale) event and then acks the
+// message; if the event cannot be stored the message is handed back.
+func (w *Worker) finish(msg jetstream.Msg, ev *event, log interface{ Warn(string, ...any) }) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.publishEvent(ctx, ev); err != nil {
+		log.Warn("publishing failed event, handing task back", "error", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	_ = msg.Ack()
+}
+
+// taskActive reports whether the task still needs running: its job is
+// running and the task has no outcome yet.
+func (w *Worker) taskActive(ctx context.Context, tm *taskMsg) (bool, error) {
+	j, _, err := getRecord[jobRecord](ctx, w.in.jobs, tm.Job)
+	if err != nil {
+		return false, err
+	}
+	if j == nil || j.State.Terminal() {
+		return false, nil
+	}
+	t, _, err := getRecord[taskRecord](ctx, w.in.taskKV, taskKey(tm.Job, tm.Task))
+	if err != nil {
+		return false, err
+	}
+	return t != nil && !t.State.terminal() && t.State != taskReplacing, nil
+}
+
+// keepAlive heartbeats the message every AckWait/3 and checks at each beat
+// that the job is still running (a fallback for a missed cancel broadcast).
+func (w *Worker) keepAlive(ctx context.Context, msg jetstream.Msg, tm *taskMsg, cancel context.CancelCauseFunc, done <-chan struct{}) {
+	every := tm.Policy.AckWait / 3
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := msg.InProgress(); err != nil {
+			w.log.Debug("task heartbeat", "job", tm.Job, "task", tm.Task, "error", err)
+		}
+		cctx, ccancel := context.WithTimeout(ctx, every)
+		active, err := w.taskActive(cctx, tm)
+		ccancel()
+		if err == nil && !active {
+			cancel(errJobEnded)
+			return
+		}
+	}
+}
+
+func (w *Worker) publishEvent(ctx context.Context, ev *event) error {
+	ev.Time = time.Now().UTC()
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encoding %s event: %w", ev.Type, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	id := ev.Attempt + "." + string(ev.Type)
+	if _, err := w.js.Publish(pctx, eventSubject(ev.Job), b, jetstream.WithMsgID(id)); err != nil {
+		return fmt.Errorf("publishing %s event: %w", ev.Type, err)
+	}
+	return nil
+}
+
+// run executes the task body of its kind.
+func (w *Worker) run(ctx context.Context, tm *taskMsg, attempt string) (outcome, error) {
+	spec := &tm.Spec
+	switch spec.Kind {
+	case KindScan:
+		return w.runScan(ctx, tm, attempt)
+	case KindInfer:
+		state, ct, err := w.exec.Sample(ctx, spec, tm.Part, tm.Limit)
+		return outcome{counts: ct, output: state}, err
+	case KindDelete:
+		ct, err := w.exec.Delete(ctx, spec, tm.Part)
+		return outcome{counts: ct}, err
+	case KindLoad:
+		return w.runLoad(ctx, tm)
+	}
+	return outcome{}, fmt.Errorf("%w: job kind %q", ErrNotImplemented, spec.Kind)
+}
+
+func (w *Worker) runScan(ctx context.Context, tm *taskMsg, attempt string) (outcome, error) {
+	pub := newFramePublisher(ctx, w.js, resultSubject(tm.Job, tm.Task, attempt), framesInFlight)
+	enc := codec.FrameEncoder{MaxBytes: w.frameMax, Compression: w.cfg.FrameCompression}
+	ct, err := w.exec.Scan(ctx, &tm.Spec, tm.Part, func(rec arrow.RecordBatch) error {
+		return enc.Encode(rec, pub.publish)
+	})
+	if ferr := pub.flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return outcome{}, err
+	}
+	ct.Bytes = pub.bytes
+	return outcome{frames: pub.n, counts: ct}, nil
+}
+
+func (w *Worker) runLoad(ctx context.Context, tm *taskMsg) (outcome, error) {
+	if tm.Chunk == nil {
+		return outcome{}, fmt.Errorf("%w: load task %s without a chunk", ErrInvalidSpec, tm.Task)
+	}
+	obj, err := w.in.chunks.Get(ctx, tm.Chunk.Object)
+	if err != nil {
+		return outcome{}, fmt.Errorf("fetching chunk %s: %w", tm.Chunk.Object, err)
+	}
+	defer obj.Close()
+	rd, err := ipc.NewReader(obj)
+	if err != nil {
+		return outcome{}, fmt.Errorf("reading chunk %s: %w", tm.Chunk.Object, err)
+	}
+	defer rd.Release()
+	var ct counts
+	offset := tm.Chunk.Offset
+	for rd.Next() {
+		rec := rd.RecordBatch()
+		c, err := w.exec.Write(ctx, &tm.Spec, rec, offset)
+		if err != nil {
+			return outcome{}, err
+		}
+		offset += uint64(rec.NumRows())
+		ct.add(c)
+	}
+	if err := rd.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return outcome{}, fmt.Errorf("reading chunk %s: %w", tm.Chunk.Object, err)
+	}
+	if got := int64(offset - tm.Chunk.Offset); got != tm.Chunk.Rows {
+		return outcome{}, fmt.Errorf("chunk %s holds %d rows, %d expected", tm.Chunk.Object, got, tm.Chunk.Rows)
+	}
+	ct.Bytes = tm.Chunk.Bytes
+	return outcome{counts: ct}, nil
+}
+
+// framesInFlight bounds unacknowledged frames per task (memory: this many frames).
+const framesInFlight = 8
+
+// framePublisher publishes numbered result frames asynchronously with a
+// bounded window and reports the first failure.
+type framePublisher struct {
+	ctx     context.Context
+	js      jetstream.JetStream
+	subject string
+	window  int
+	pending []jetstream.PubAckFuture
+	n       int
+	bytes   int64
+}
+
+func newFramePublisher(ctx context.Context, js jetstream.JetStream, subject string, window int) *framePublisher {
+	return &framePublisher{ctx: ctx, js: js, subject: subject, window: window}
+}
+
+func (p *framePublisher) publish(frame []byte) error {
+	if err := p.ctx.Err(); err != nil {
+		return context.Cause(p.ctx)
+	}
+	for len(p.pending) >= p.window {
+		if err := p.waitOldest(); err != nil {
+			return err
+		}
+	}
+	m := nats.NewMsg(p.subject)
+	m.Header.Set(hdrFrame, strconv.Itoa(p.n))
+	m.Data = frame
+	f, err := p.js.PublishMsgAsync(m)
+	if err != nil {
+		return fmt.Errorf("publishing result frame %d: %w", p.n, err)
+	}
+	p.pending = append(p.pending, f)
+	p.n++
+	p.bytes += int64(len(frame))
+	return nil
+}
+
+func (p *framePublisher) waitOldest() error {
+	f := p.pending[0]
+	p.pending = p.pending[1:]
+	select {
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return fmt.Errorf("storing result frame: %w", err)
+	case <-p.ctx.Done():
+		return context.Cause(p.ctx)
+	}
+}
+
+// flush waits for every outstanding frame.
+func (p *framePublisher) flush() error {
+	var first error
+	for len(p.pending) > 0 {
+		if err := p.waitOldest(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
