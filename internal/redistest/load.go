@@ -19,6 +19,9 @@ type Gen func(i int) []string
 // and fails the test on the first error reply.
 func (s *Server) Load(n int, gen Gen) {
 	s.t.Helper()
+	if s.opts.Password != "" {
+		s.t.Fatal("Load does not support password-protected servers")
+	}
 	if err := LoadRaw(context.Background(), func(string) string { return s.Addr() }, n, gen); err != nil {
 		s.t.Fatalf("loading %d commands into %s: %v", n, s.Addr(), err)
 	}

@@ -38,6 +38,8 @@ type ServerOptions struct {
 	Cluster bool
 	// ClusterNodeTimeout is cluster-node-timeout in milliseconds (default 2000).
 	ClusterNodeTimeout int
+	// Password sets requirepass; the harness's own clients use it.
+	Password string
 	// Extra holds additional config lines ("name value").
 	Extra []string
 }
@@ -167,6 +169,9 @@ func (s *Server) writeConfig() error {
 			"cluster-require-full-coverage no",
 		)
 	}
+	if s.opts.Password != "" {
+		lines = append(lines, "requirepass "+s.opts.Password, "masterauth "+s.opts.Password)
+	}
 	lines = append(lines, s.opts.Extra...)
 	return os.WriteFile(filepath.Join(s.dir, "redis.conf"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 }
@@ -188,7 +193,7 @@ func (s *Server) launch() error {
 	ctx, cancel := context.WithTimeout(context.Background(), ReadyTimeout)
 	defer cancel()
 	probe := redis.NewClient(&redis.Options{Addr: s.Addr(), DialTimeout: 200 * time.Millisecond,
-		MaxRetries: -1, Protocol: 2, PoolSize: 1, DisableIdentity: true})
+		MaxRetries: -1, Protocol: 2, PoolSize: 1, DisableIdentity: true, Password: s.opts.Password})
 	defer probe.Close()
 	for {
 		err := probe.Ping(ctx).Err()
@@ -223,8 +228,13 @@ func (s *Server) Port() int { return s.port }
 // BusPort is the cluster bus port (0 for standalone servers).
 func (s *Server) BusPort() int { return s.busPort }
 
-// URL is redis://host:port.
-func (s *Server) URL() string { return "redis://" + s.Addr() }
+// URL is redis://[:password@]host:port.
+func (s *Server) URL() string {
+	if s.opts.Password != "" {
+		return "redis://:" + s.opts.Password + "@" + s.Addr()
+	}
+	return "redis://" + s.Addr()
+}
 
 // Dir is the server's data directory.
 func (s *Server) Dir() string { return s.dir }
@@ -235,7 +245,7 @@ func (s *Server) Client() *redis.Client {
 	defer s.mu.Unlock()
 	if s.client == nil {
 		s.client = redis.NewClient(&redis.Options{Addr: s.Addr(), Protocol: 2, DisableIdentity: true,
-			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second})
+			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, Password: s.opts.Password})
 	}
 	return s.client
 }
@@ -298,7 +308,7 @@ func (s *Server) StopErr() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), ReadyTimeout)
 	defer cancel()
-	c := redis.NewClient(&redis.Options{Addr: s.Addr(), Protocol: 2, DisableIdentity: true, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), Protocol: 2, DisableIdentity: true, MaxRetries: -1, Password: s.opts.Password})
 	defer c.Close()
 	// SHUTDOWN does not reply when it succeeds; the connection just closes.
 	_ = c.Do(ctx, "SHUTDOWN", "SAVE").Err()
