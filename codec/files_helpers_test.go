@@ -41,15 +41,15 @@ func sixSchema(t testing.TB) *Schema {
 
 // edge values that every format must carry exactly.
 var (
-	edgeStrings = []string{"", "plain", "ünïcödé ✓ 日本語 🚀", "comma, here", "quote \" here", "line\nbreak", "crlf\r\nbreak",
+	fileEdgeStrings = []string{"", "plain", "ünïcödé ✓ 日本語 🚀", "comma, here", "quote \" here", "line\nbreak", "crlf\r\nbreak",
 		" leading and trailing ", "tab\there", "NA", "null", "\"", ",", "emoji 👍🏽 zwj 👨‍👩‍👧"}
-	edgeInts   = []int64{0, 1, -1, math.MaxInt64, math.MinInt64, 1 << 53, 1<<53 + 1, -(1<<53 + 1), 42}
-	edgeFloats = []float64{0, math.Copysign(0, -1), 1.5, -2.25, math.MaxFloat64, math.SmallestNonzeroFloat64,
+	fileEdgeInts   = []int64{0, 1, -1, math.MaxInt64, math.MinInt64, 1 << 53, 1<<53 + 1, -(1<<53 + 1), 42}
+	fileEdgeFloats = []float64{0, math.Copysign(0, -1), 1.5, -2.25, math.MaxFloat64, math.SmallestNonzeroFloat64,
 		0.1, 1e21, 1e-7, 123456789.123456789, math.Inf(1), math.Inf(-1), math.NaN()}
 	// days since epoch: 1900-01-01, 1969-12-31, 1970-01-01, 2024-02-29, 2150-06-01, 9999-12-31
-	edgeDates = []int32{-25567, -1, 0, 19782, 65379, 2932896}
+	fileEdgeDates = []int32{-25567, -1, 0, 19782, 65379, 2932896}
 	// µs since epoch: pre-1970, epoch, fractional, far future
-	edgeTimes = []int64{-2208988800000000, -1, 0, 1, 1700000000123456, 1700000000000000, 5680281600000000, 253402300799999999}
+	fileEdgeTimes = []int64{-2208988800000000, -1, 0, 1, 1700000000123456, 1700000000000000, 5680281600000000, 253402300799999999}
 )
 
 // sixRecord builds n rows of the six-type schema with edge values first,
@@ -67,22 +67,22 @@ func sixRecord(t testing.TB, mem memory.Allocator, n int, seed uint64) arrow.Rec
 		null := func(col int) bool { return i > 0 && (i+col)%7 == 3 }
 		if null(0) {
 			b.Field(0).AppendNull()
-		} else if i < len(edgeStrings) {
-			b.Field(0).(*array.StringBuilder).Append(edgeStrings[i])
+		} else if i < len(fileEdgeStrings) {
+			b.Field(0).(*array.StringBuilder).Append(fileEdgeStrings[i])
 		} else {
 			b.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("s%d-%x-é", i, rng.Uint64()))
 		}
 		if null(1) {
 			b.Field(1).AppendNull()
-		} else if i < len(edgeInts) {
-			b.Field(1).(*array.Int64Builder).Append(edgeInts[i])
+		} else if i < len(fileEdgeInts) {
+			b.Field(1).(*array.Int64Builder).Append(fileEdgeInts[i])
 		} else {
 			b.Field(1).(*array.Int64Builder).Append(rng.Int64() - math.MaxInt64/2)
 		}
 		if null(2) {
 			b.Field(2).AppendNull()
-		} else if i < len(edgeFloats) {
-			b.Field(2).(*array.Float64Builder).Append(edgeFloats[i])
+		} else if i < len(fileEdgeFloats) {
+			b.Field(2).(*array.Float64Builder).Append(fileEdgeFloats[i])
 		} else {
 			b.Field(2).(*array.Float64Builder).Append(rng.NormFloat64() * 1e6)
 		}
@@ -93,15 +93,15 @@ func sixRecord(t testing.TB, mem memory.Allocator, n int, seed uint64) arrow.Rec
 		}
 		if null(4) {
 			b.Field(4).AppendNull()
-		} else if i < len(edgeDates) {
-			b.Field(4).(*array.Date32Builder).Append(arrow.Date32(edgeDates[i]))
+		} else if i < len(fileEdgeDates) {
+			b.Field(4).(*array.Date32Builder).Append(arrow.Date32(fileEdgeDates[i]))
 		} else {
 			b.Field(4).(*array.Date32Builder).Append(arrow.Date32(rng.IntN(80000) - 20000))
 		}
 		if null(5) {
 			b.Field(5).AppendNull()
-		} else if i < len(edgeTimes) {
-			b.Field(5).(*array.TimestampBuilder).Append(arrow.Timestamp(edgeTimes[i]))
+		} else if i < len(fileEdgeTimes) {
+			b.Field(5).(*array.TimestampBuilder).Append(arrow.Timestamp(fileEdgeTimes[i]))
 		} else {
 			b.Field(5).(*array.TimestampBuilder).Append(arrow.Timestamp(rng.Int64N(4e15) - 1e15))
 		}
