@@ -270,7 +270,8 @@ const (
 //
 //   - YYYY-MM-DD (midnight UTC)
 //   - YYYY-MM-DD{T|t| }HH:MM[:SS[.fraction]][zone] where zone is Z, z,
-//     ±HH:MM, ±HHMM or ±HH; no zone means UTC. Fraction digits beyond
+//     ±HH:MM, ±HHMM or ±HH; no zone means UTC. The fraction separator is
+//     "." or "," (ISO 8601), with any number of digits; digits beyond
 //     microseconds are truncated. Years as in ParseDate.
 //   - an integer (optional sign): seconds since the epoch if its absolute
 //     value is below EpochMillisThreshold (1e11), otherwise milliseconds.
@@ -366,7 +367,7 @@ func parseClock(s string, i int) (secOfDay, fracUS int64, n int, ok bool) {
 			return 0, 0, 0, false
 		}
 		i += 3
-		if i < len(s) && s[i] == '.' {
+		if i < len(s) && (s[i] == '.' || s[i] == ',') { // ISO 8601 allows a comma
 			i++
 			start := i
 			scale := int64(100_000)
