@@ -1,0 +1,207 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/parquet/file"
+
+	"github.com/redstage/redstage/cluster"
+	"github.com/redstage/redstage/codec"
+)
+
+// parquetRows returns the row count in a Parquet file's footer.
+func parquetRows(path string) (int64, error) {
+	r, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	return r.NumRows(), nil
+}
+
+// outputFile writes a result file atomically: into a temporary file in the
+// target's directory, renamed over the target only when everything was
+// written. A failed or interrupted command leaves no partial output.
+type outputFile struct {
+	path string // target; "-" = stdout
+	tmp  *os.File
+	w    codec.RecordWriter
+	cw   *countingWriter
+}
+
+// createOutput opens the output for records of schema s in format f.
+func createOutput(path string, f codec.Format, s *arrow.Schema, stdout io.Writer) (*outputFile, error) {
+	opts := codec.WriteOptions{Format: f}
+	if ext := strings.ToLower(filepath.Ext(path)); ext == ".tsv" || ext == ".tab" {
+		opts.Delimiter = '\t'
+	}
+	if path == "-" {
+		cw := &countingWriter{w: stdout}
+		w, err := codec.NewRecordWriter(cw, s, opts)
+		if err != nil {
+			return nil, &codec.FileError{Path: "-", RowGroup: -1, Err: err}
+		}
+		return &outputFile{path: path, w: w, cw: cw}, nil
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".partial-*")
+	if err != nil {
+		return nil, &codec.FileError{Path: path, RowGroup: -1, Err: fmt.Errorf("creating the output: %w", err)}
+	}
+	cw := &countingWriter{w: tmp}
+	w, err := codec.NewRecordWriter(cw, s, opts)
+	if err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, &codec.FileError{Path: path, RowGroup: -1, Err: err}
+	}
+	return &outputFile{path: path, tmp: tmp, w: w, cw: cw}, nil
+}
+
+// Write appends a batch.
+func (o *outputFile) Write(rec arrow.RecordBatch) error {
+	if err := o.w.Write(rec); err != nil {
+		return &codec.FileError{Path: o.path, RowGroup: -1, Err: err}
+	}
+	return nil
+}
+
+// Bytes returns the bytes written so far.
+func (o *outputFile) Bytes() int64 { return o.cw.n }
+
+// Commit finishes the file and moves it into place.
+func (o *outputFile) Commit() error {
+	if err := o.w.Close(); err != nil {
+		o.Abort()
+		return &codec.FileError{Path: o.path, RowGroup: -1, Err: err}
+	}
+	if o.tmp == nil {
+		return nil
+	}
+	if err := o.tmp.Sync(); err != nil {
+		o.Abort()
+		return &codec.FileError{Path: o.path, RowGroup: -1, Err: err}
+	}
+	if err := o.tmp.Close(); err != nil {
+		o.Abort()
+		return &codec.FileError{Path: o.path, RowGroup: -1, Err: err}
+	}
+	if err := os.Chmod(o.tmp.Name(), 0o644); err != nil {
+		o.Abort()
+		return &codec.FileError{Path: o.path, RowGroup: -1, Err: err}
+	}
+	if err := os.Rename(o.tmp.Name(), o.path); err != nil {
+		o.Abort()
+		return &codec.FileError{Path: o.path, RowGroup: -1, Err: err}
+	}
+	o.tmp = nil
+	return nil
+}
+
+// Abort removes the temporary file. Idempotent; a no-op after Commit.
+func (o *outputFile) Abort() {
+	if o.tmp == nil {
+		return
+	}
+	o.w.Close()
+	o.tmp.Close()
+	os.Remove(o.tmp.Name())
+	o.tmp = nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// writeFileAtomic writes data to path through a temporary file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// LoadReport is the JSON written by load --report: what was written, and
+// every key that failed (up to the cluster's bound).
+type LoadReport struct {
+	Job      string         `json:"job,omitempty"`
+	State    string         `json:"state"`
+	Error    string         `json:"error,omitempty"`
+	Redis    string         `json:"redis"`
+	Inputs   []InputSummary `json:"inputs"`
+	Rows     int64          `json:"rows"`
+	Written  int64          `json:"written"`
+	Skipped  int64          `json:"skipped"`
+	Failed   int64          `json:"failed"`
+	Rejected int64          `json:"rejected"`
+	// FailuresListed ≤ Failed+Rejected; Truncated says some were not listed.
+	FailuresListed int             `json:"failures_listed"`
+	Truncated      bool            `json:"failures_truncated"`
+	Failures       []ReportFailure `json:"failures"`
+}
+
+// ReportFailure is one key that could not be written.
+type ReportFailure struct {
+	Key     string `json:"key"`
+	Row     int64  `json:"row"`            // global row index (over all inputs, in order)
+	File    string `json:"file,omitempty"` // the input holding the row
+	FileRow int64  `json:"file_row"`       // 0-based row within that file
+	Error   string `json:"error"`
+}
+
+func writeLoadReport(path string, sum *Summary, res *cluster.JobResult) error {
+	rep := LoadReport{
+		Job: sum.Job, State: sum.State, Error: sum.Error, Redis: sum.Redis, Inputs: sum.Inputs,
+		Rows: sum.Rows, Written: sum.Written, Skipped: sum.Skipped, Failed: sum.Failed, Rejected: sum.Rejected,
+		Failures: []ReportFailure{},
+	}
+	if rep.Inputs == nil {
+		rep.Inputs = []InputSummary{}
+	}
+	if res != nil {
+		for _, kf := range res.FailedKeys {
+			f := ReportFailure{Key: kf.Key, Row: kf.Row, FileRow: kf.Row, Error: kf.Err}
+			for _, in := range sum.Inputs {
+				if kf.Row >= in.FirstRow && kf.Row < in.FirstRow+in.Rows {
+					f.File, f.FileRow = in.Path, kf.Row-in.FirstRow
+					break
+				}
+			}
+			rep.Failures = append(rep.Failures, f)
+		}
+	}
+	rep.FailuresListed = len(rep.Failures)
+	rep.Truncated = int64(rep.FailuresListed) < rep.Failed+rep.Rejected
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'))
+}

@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"io"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// LogOptions configure a program's logger.
+type LogOptions struct {
+	JSON  bool   // JSON lines (containers); also when REDSTAGE_LOG_FORMAT=json
+	Level string // trace, debug, info, warn, error, off
+}
+
+// resolveLogOptions applies the environment to flags the user did not set.
+func resolveLogOptions(o LogOptions, jsonSet, levelSet bool, getenv func(string) string, defLevel string) (LogOptions, error) {
+	if !jsonSet {
+		switch strings.ToLower(strings.TrimSpace(getenv(EnvLogFormat))) {
+		case "json":
+			o.JSON = true
+		case "", "text", "human":
+		default:
+			return o, usageErrorf("set REDSTAGE_LOG_FORMAT to json or text", "%s=%q: want json or text", EnvLogFormat, getenv(EnvLogFormat))
+		}
+	}
+	if !levelSet {
+		o.Level = envOr(getenv, EnvLogLevel, defLevel)
+	}
+	if lvl := hclog.LevelFromString(o.Level); lvl == hclog.NoLevel {
+		return o, usageErrorf("use one of trace, debug, info, warn, error, off", "log level %q is not known", o.Level)
+	}
+	return o, nil
+}
+
+// newLogger returns a logger writing to w.
+func newLogger(name string, o LogOptions, w io.Writer) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:       name,
+		Level:      hclog.LevelFromString(o.Level),
+		JSONFormat: o.JSON,
+		Output:     w,
+		Color:      hclog.ColorOff,
+		// Sub-loggers (the embedded cluster's) get their own level.
+		IndependentLevels: true,
+	})
+}
+
+// quieter returns a logger for the embedded runtime's internals: one level
+// above the CLI's own so that the user sees the CLI's lines, not the
+// cluster's chatter, unless debugging.
+func quieter(l hclog.Logger) hclog.Logger {
+	lvl := l.GetLevel()
+	if lvl < hclog.Warn && lvl > hclog.Debug {
+		lvl = hclog.Warn
+	}
+	sub := l.Named("cluster")
+	sub.SetLevel(lvl)
+	return sub
+}

@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
+
+	"github.com/redstage/redstage/cluster"
+)
+
+// runtime is where a command's job runs: a remote cluster (--nats) or an
+// embedded one started for this command.
+type runtime struct {
+	client *cluster.Client
+	emb    *cluster.Embedded // nil when remote
+	nc     *nats.Conn        // owned when remote
+	log    hclog.Logger
+}
+
+// natsConnectTimeout bounds the first connection to a remote NATS server.
+const natsConnectTimeout = 5 * time.Second
+
+// openRuntime connects to the cluster named by g.NATS, or starts an
+// embedded one when it is empty.
+func (a *App) openRuntime(ctx context.Context, g *GlobalOptions, log hclog.Logger) (*runtime, error) {
+	ccfg := cluster.DefaultClientConfig()
+	ccfg.Logger = quieter(log)
+	ccfg.TempDir = g.TempDir
+	if g.NATS != "" {
+		nc, err := connectNATS(ctx, g.NATS, "redstage-cli", log, natsOptions{Timeout: natsConnectTimeout, MaxReconnects: 240})
+		if err != nil {
+			return nil, err
+		}
+		cl, err := cluster.NewClient(nc, ccfg)
+		if err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("cluster client: %w", err)
+		}
+		log.Debug("using cluster", "nats", RedactURL(g.NATS))
+		return &runtime{client: cl, nc: nc, log: log}, nil
+	}
+	cfg := cluster.DefaultEmbeddedConfig()
+	inner := quieter(log)
+	cfg.Logger = inner
+	cfg.NATS.Logger = inner.Named("nats")
+	cfg.NATS.NoListen = true
+	cfg.Coordinator.Logger = inner.Named("coordinator")
+	cfg.Worker.Logger = inner.Named("worker")
+	cfg.Client = ccfg
+	cfg.Workers = g.Workers
+	start := time.Now()
+	emb, err := cluster.StartEmbedded(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("starting the embedded cluster: %w", err)
+	}
+	log.Debug("embedded cluster started", "workers", g.Workers, "took", time.Since(start).Round(time.Millisecond))
+	return &runtime{client: emb.Client(), emb: emb, log: log}, nil
+}
+
+// Close shuts the runtime down in order (embedded: workers, coordinator,
+// connections, NATS server). Idempotent.
+func (r *runtime) Close() error {
+	if r == nil {
+		return nil
+	}
+	var errs []error
+	if r.emb != nil {
+		errs = append(errs, r.emb.Close())
+		r.emb = nil
+	}
+	if r.nc != nil {
+		if r.client != nil {
+			errs = append(errs, r.client.Close())
+		}
+		r.nc.Close()
+		r.nc = nil
+	}
+	return errors.Join(errs...)
+}
+
+// natsOptions tune connectNATS.
+type natsOptions struct {
+	Timeout       time.Duration // first connection (each try)
+	MaxReconnects int           // after a lost connection; -1 = forever
+	// RetryFor keeps trying the first connection this long (daemons
+	// started before NATS is ready); 0 = one try.
+	RetryFor time.Duration
+}
+
+// connectNATS dials a NATS server with reconnect handling that logs what
+// happens. Errors are *natsConnectError (exit code 5).
+func connectNATS(ctx context.Context, url, name string, log hclog.Logger, o natsOptions) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.Timeout(o.Timeout),
+		nats.MaxReconnects(o.MaxReconnects),
+		nats.ReconnectWait(500 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("lost the NATS connection, reconnecting", "nats", RedactURL(url), "error", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("reconnected to NATS", "nats", RedactURL(nc.ConnectedUrlRedacted()))
+		}),
+	}
+	deadline := time.Now().Add(o.RetryFor)
+	for attempt := 1; ; attempt++ {
+		nc, err := nats.Connect(url, opts...)
+		if err == nil {
+			return nc, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, &natsConnectError{URL: RedactURL(url), Err: err}
+		}
+		log.Warn("NATS not reachable yet, retrying", "nats", RedactURL(url), "attempt", attempt, "error", err)
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, &natsConnectError{URL: RedactURL(url), Err: ctx.Err()}
+		case <-t.C:
+		}
+	}
+}
+
+// needCluster rejects commands that only make sense against a running cluster.
+func needCluster(g *GlobalOptions, what string) error {
+	if g.NATS == "" {
+		return usageErrorf("pass --nats nats://host:4222 or set REDSTAGE_NATS_URL",
+			"%s needs a running cluster (--nats URL or REDSTAGE_NATS_URL): the embedded cluster lives only as long as one command", what)
+	}
+	return nil
+}

@@ -1,0 +1,280 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/redstage/redstage/cluster"
+)
+
+// Summary is what a job command reports when it ends: printed for humans
+// on stderr, and as one JSON object with --json.
+type Summary struct {
+	Command  string `json:"command"`
+	Job      string `json:"job,omitempty"`
+	State    string `json:"state"` // succeeded, partial, failed, cancelled, interrupted, rejected
+	OK       bool   `json:"ok"`
+	ExitCode int    `json:"exit_code"`
+	Error    string `json:"error,omitempty"`
+	Hint     string `json:"hint,omitempty"`
+
+	Redis   string         `json:"redis,omitempty"`   // redacted
+	Cluster string         `json:"cluster,omitempty"` // "embedded" or the redacted NATS URL
+	Pattern string         `json:"pattern,omitempty"`
+	Inputs  []InputSummary `json:"inputs,omitempty"`
+	Output  string         `json:"output,omitempty"`
+	Format  string         `json:"format,omitempty"`
+	Report  string         `json:"report,omitempty"`
+	Schema  string         `json:"schema,omitempty"` // spec of the schema used (scan) or inferred (infer)
+	DryRun  bool           `json:"dry_run,omitempty"`
+
+	Rows       int64            `json:"rows"`
+	Written    int64            `json:"written,omitempty"`
+	Skipped    int64            `json:"skipped,omitempty"`
+	Failed     int64            `json:"failed,omitempty"`
+	Rejected   int64            `json:"rejected,omitempty"`
+	Scanned    int64            `json:"scanned,omitempty"`
+	OtherTypes int64            `json:"other_types,omitempty"`
+	Vanished   int64            `json:"vanished,omitempty"`
+	Duplicates int64            `json:"duplicates,omitempty"`
+	Nulls      map[string]int64 `json:"nulls,omitempty"` // per field: values that did not parse and became null
+	Matched    int64            `json:"matched,omitempty"`
+	Deleted    int64            `json:"deleted,omitempty"`
+	Sampled    int64            `json:"sampled,omitempty"`
+	// LowConfidence: inferred fields below the threshold.
+	LowConfidence []string `json:"low_confidence_fields,omitempty"`
+
+	Tasks           int                 `json:"tasks,omitempty"`
+	Attempts        int                 `json:"attempts,omitempty"`
+	Bytes           int64               `json:"bytes,omitempty"`
+	OutputBytes     int64               `json:"output_bytes,omitempty"`
+	DurationSeconds float64             `json:"duration_seconds"` // wall clock of the command
+	JobSeconds      float64             `json:"job_seconds,omitempty"`
+	RowsPerSec      float64             `json:"rows_per_sec"`
+	TaskErrors      []cluster.TaskError `json:"task_errors,omitempty"`
+}
+
+// InputSummary describes one load input.
+type InputSummary struct {
+	Path     string `json:"path"`
+	Format   string `json:"format"`
+	Rows     int64  `json:"rows"`
+	FirstRow int64  `json:"first_row"` // global row index of its first row
+}
+
+// newSummary starts a summary for a command.
+func newSummary(command string, g *GlobalOptions) *Summary {
+	s := &Summary{Command: command, Redis: RedactURL(g.Redis), Cluster: "embedded"}
+	if g.NATS != "" {
+		s.Cluster = RedactURL(g.NATS)
+	}
+	return s
+}
+
+// fromResult copies the counts of a job result.
+func (s *Summary) fromResult(r *cluster.JobResult) {
+	if r == nil {
+		return
+	}
+	if s.Job == "" {
+		s.Job = r.ID
+	}
+	s.Rows = r.Rows
+	s.Written, s.Skipped, s.Failed, s.Rejected = r.Written, r.Skipped, r.Failed, r.Rejected
+	s.Scanned, s.OtherTypes, s.Vanished, s.Duplicates = r.Scanned, r.OtherTypes, r.Vanished, r.Duplicates
+	s.Matched, s.Deleted = r.Matched, r.Deleted
+	s.Tasks, s.Attempts, s.Bytes = r.Tasks, r.Attempts, r.Bytes
+	s.JobSeconds = r.Duration.Seconds()
+	if len(r.Nulls) > 0 {
+		s.Nulls = make(map[string]int64, len(r.Nulls))
+		for k, v := range r.Nulls {
+			if v > 0 {
+				s.Nulls[k] = v
+			}
+		}
+	}
+}
+
+// finish sets the outcome from err (nil = success unless partial) and the
+// duration since start.
+func (s *Summary) finish(start time.Time, err error) {
+	d := time.Since(start)
+	s.DurationSeconds = d.Seconds()
+	if d > 0 {
+		s.RowsPerSec = float64(s.Rows) / d.Seconds()
+	}
+	s.ExitCode, s.Hint = Classify(err)
+	s.OK = err == nil
+	if err != nil {
+		s.Error = err.Error()
+	}
+	var je *cluster.JobError
+	if errors.As(err, &je) {
+		s.TaskErrors = je.Tasks
+		if s.Job == "" {
+			s.Job = je.ID
+		}
+	}
+	switch {
+	case err == nil:
+		s.State = "succeeded"
+	case s.ExitCode == ExitPartial:
+		s.State = "partial"
+	case s.ExitCode == ExitInterrupted:
+		s.State = "interrupted"
+	case s.ExitCode == ExitCancelled:
+		s.State = "cancelled"
+	case s.Job == "":
+		s.State = "rejected" // never became a job: nothing ran
+	default:
+		s.State = "failed"
+	}
+}
+
+// emit prints the summary: human lines on stderr unless quiet, and JSON
+// with --json (on stdout, or stderr when stdout carries data).
+func (a *App) emit(g *GlobalOptions, s *Summary, stdoutBusy bool) {
+	if g.JSON {
+		w := a.Stdout
+		if stdoutBusy {
+			w = a.Stderr
+		}
+		writeJSON(w, s)
+	}
+	if !g.Quiet {
+		s.writeHuman(a.Stderr)
+	}
+}
+
+func writeJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// writeHuman prints the summary for people.
+func (s *Summary) writeHuman(w io.Writer) {
+	head := fmt.Sprintf("%s %s", s.Command, s.State)
+	if s.Job != "" {
+		head += " (job " + s.Job + ")"
+	}
+	fmt.Fprintf(w, "%s: %s rows in %s", head, groupDigits(s.Rows), shortDuration(time.Duration(s.DurationSeconds*float64(time.Second))))
+	if s.RowsPerSec > 0 && s.Rows > 0 {
+		fmt.Fprintf(w, " (%s rows/s)", shortNumber(s.RowsPerSec))
+	}
+	fmt.Fprintln(w)
+	line := func(label string, n int64, note string) {
+		fmt.Fprintf(w, "  %-22s %12s", label, groupDigits(n))
+		if note != "" {
+			fmt.Fprintf(w, "  %s", note)
+		}
+		fmt.Fprintln(w)
+	}
+	switch s.Command {
+	case "load":
+		for _, in := range s.Inputs {
+			fmt.Fprintf(w, "  input %s (%s): %s rows\n", in.Path, in.Format, groupDigits(in.Rows))
+		}
+		line("keys written", s.Written, "")
+		if s.Skipped > 0 {
+			line("keys skipped (exist)", s.Skipped, "--if-exists skip")
+		}
+		if s.Failed > 0 || s.Rejected > 0 {
+			line("keys failed", s.Failed, "")
+			if s.Rejected > 0 {
+				line("rows rejected", s.Rejected, "")
+			}
+			if s.Report != "" {
+				fmt.Fprintf(w, "  failures are listed in %s\n", s.Report)
+			}
+		}
+	case "scan":
+		if s.Output != "" {
+			out := s.Output
+			if out == "-" {
+				out = "stdout"
+			}
+			fmt.Fprintf(w, "  output %s (%s", out, s.Format)
+			if s.OutputBytes > 0 {
+				fmt.Fprintf(w, ", %s", humanBytes(s.OutputBytes))
+			}
+			fmt.Fprintln(w, ")")
+		}
+		if s.Scanned > 0 {
+			line("keys scanned", s.Scanned, "")
+		}
+		if s.Duplicates > 0 {
+			line("duplicates dropped", s.Duplicates, "SCAN returns some keys twice; each is written once")
+		}
+		if s.OtherTypes > 0 {
+			line("non-hash keys skipped", s.OtherTypes, "")
+		}
+		if s.Vanished > 0 {
+			line("keys vanished", s.Vanished, "deleted or expired while scanning")
+		}
+	case "delete":
+		line("keys matched", s.Matched, "")
+		if s.DryRun {
+			fmt.Fprintln(w, "  dry run: nothing deleted")
+		} else {
+			line("keys deleted", s.Deleted, "")
+		}
+	case "infer":
+		line("hashes sampled", s.Sampled, "")
+	}
+	if len(s.Nulls) > 0 {
+		fmt.Fprintf(w, "  values that did not parse and became null (type coercion):\n")
+		for _, k := range sortedKeys(s.Nulls) {
+			fmt.Fprintf(w, "    %-20s %12s\n", k, groupDigits(s.Nulls[k]))
+		}
+	}
+	if s.Tasks > 0 {
+		fmt.Fprintf(w, "  tasks %d, executions %d", s.Tasks, s.Attempts)
+		if s.Attempts > s.Tasks {
+			fmt.Fprintf(w, " (%d retried or redelivered)", s.Attempts-s.Tasks)
+		}
+		fmt.Fprintln(w)
+	}
+	for i, te := range s.TaskErrors {
+		if i == 5 {
+			fmt.Fprintf(w, "  … %d more task errors (see --json)\n", len(s.TaskErrors)-5)
+			break
+		}
+		fmt.Fprintf(w, "  task %s: %s\n", te.Task, te.Error)
+	}
+}
+
+func sortedKeys(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// humanBytes formats a byte count: 512 B, 3.4 MiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// plural returns "1 key" / "2 keys".
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return groupDigits(n) + " " + word + "s"
+}
