@@ -2,7 +2,11 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -26,51 +30,152 @@ func DefaultNATSConfig() NATSConfig {
 	return NATSConfig{Host: "127.0.0.1", Port: -1, Logger: hclog.NewNullLogger(), StartTimeout: 10 * time.Second}
 }
 
+// Validate checks the configuration.
+func (c NATSConfig) Validate() error {
+	if c.Port < -1 || c.Port > 65535 {
+		return fmt.Errorf("nats config: port %d: want -1 (random) to 65535", c.Port)
+	}
+	if c.MaxPayload < 0 || c.MaxPayload > 64<<20 {
+		return fmt.Errorf("nats config: max payload %d: want 0 (default) to 64 MiB", c.MaxPayload)
+	}
+	if c.StartTimeout <= 0 {
+		return errors.New("nats config: StartTimeout must be positive")
+	}
+	return nil
+}
+
 // NATSServer is a running in-process NATS server.
 type NATSServer struct {
-	ns *server.Server
+	ns      *server.Server
+	tempDir string
+	once    sync.Once
 }
 
 // StartNATS starts an in-process NATS server with JetStream.
-func StartNATS(cfg NATSConfig) (*NATSServer, error) { return nil, ErrNotImplemented }
+func StartNATS(cfg NATSConfig) (*NATSServer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	s := &NATSServer{}
+	dir := cfg.StoreDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "redstage-nats-*")
+		if err != nil {
+			return nil, fmt.Errorf("embedded NATS: creating a store dir: %w", err)
+		}
+		dir, s.tempDir = d, d
+	}
+	host := cfg.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	opts := &server.Options{
+		ServerName: "redstage-embedded",
+		Host:       host,
+		Port:       cfg.Port,
+		DontListen: cfg.NoListen,
+		JetStream:  true,
+		StoreDir:   dir,
+		NoSigs:     true,
+		MaxPayload: cfg.MaxPayload,
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		s.removeTemp()
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	ns.SetLoggerV2(natsLogger{cfg.Logger.Named("nats")}, false, false, false)
+	go ns.Start()
+	if !ns.ReadyForConnections(cfg.StartTimeout) {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		s.removeTemp()
+		return nil, fmt.Errorf("embedded NATS: not ready within %s (port %d in use? store %s writable?)", cfg.StartTimeout, cfg.Port, dir)
+	}
+	s.ns = ns
+	return s, nil
+}
 
 // Server returns the nats-server instance.
 func (s *NATSServer) Server() *server.Server { return s.ns }
 
 // URL returns the client URL ("" when NoListen).
-func (s *NATSServer) URL() string { return "" }
+func (s *NATSServer) URL() string {
+	if s.ns.Addr() == nil {
+		return ""
+	}
+	return s.ns.ClientURL()
+}
 
 // Connect returns a new in-process connection to the server.
-func (s *NATSServer) Connect(name string) (*nats.Conn, error) { return nil, ErrNotImplemented }
+func (s *NATSServer) Connect(name string) (*nats.Conn, error) {
+	nc, err := nats.Connect("", nats.InProcessServer(s.ns), nats.Name(name), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to embedded NATS: %w", err)
+	}
+	return nc, nil
+}
 
 // Shutdown stops the server and removes a temporary store. Idempotent.
-func (s *NATSServer) Shutdown() error { return nil }
+func (s *NATSServer) Shutdown() error {
+	s.once.Do(func() {
+		s.ns.Shutdown()
+		s.ns.WaitForShutdown()
+		s.removeTemp()
+	})
+	return nil
+}
+
+func (s *NATSServer) removeTemp() {
+	if s.tempDir != "" {
+		_ = os.RemoveAll(s.tempDir)
+	}
+}
+
+// natsLogger adapts hclog to nats-server's logger.
+type natsLogger struct{ l hclog.Logger }
+
+func (n natsLogger) Noticef(format string, v ...any) { n.l.Debug(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Warnf(format string, v ...any)   { n.l.Warn(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Fatalf(format string, v ...any)  { n.l.Error(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Errorf(format string, v ...any)  { n.l.Error(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Debugf(format string, v ...any)  { n.l.Trace(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Tracef(format string, v ...any)  { n.l.Trace(fmt.Sprintf(format, v...)) }
 
 // EmbeddedConfig configures StartEmbedded.
 type EmbeddedConfig struct {
 	NATS        NATSConfig
 	Coordinator CoordinatorConfig
-	Worker      WorkerConfig // config of each in-process worker
+	Worker      WorkerConfig // config of each in-process worker (ID is derived)
 	Workers     int          // in-process workers (0 = one per CPU)
 	Client      ClientConfig
-	Logger      hclog.Logger
+	Logger      hclog.Logger // default for the parts whose Logger is nil
 }
 
 // DefaultEmbeddedConfig returns the defaults.
+// The parts' loggers are nil so that they inherit Logger.
 func DefaultEmbeddedConfig() EmbeddedConfig {
-	return EmbeddedConfig{
+	c := EmbeddedConfig{
 		NATS:        DefaultNATSConfig(),
 		Coordinator: DefaultCoordinatorConfig(),
 		Worker:      DefaultWorkerConfig(),
 		Client:      DefaultClientConfig(),
 		Logger:      hclog.NewNullLogger(),
 	}
+	c.NATS.Logger, c.Coordinator.Logger, c.Worker.Logger, c.Client.Logger = nil, nil, nil, nil
+	return c
 }
 
 // Validate checks the configuration.
 func (c EmbeddedConfig) Validate() error {
 	if c.Workers < 0 {
 		return fmt.Errorf("embedded config: Workers %d: want 0 (one per CPU) or more", c.Workers)
+	}
+	if err := c.NATS.Validate(); err != nil {
+		return err
 	}
 	if err := c.Coordinator.Validate(); err != nil {
 		return err
@@ -84,24 +189,172 @@ func (c EmbeddedConfig) Validate() error {
 // Embedded is an in-process redstage cluster: NATS server, coordinator and
 // workers, all speaking the same protocol as separate processes.
 type Embedded struct {
-	nats *NATSServer
+	nats   *NATSServer
+	coord  *Coordinator
+	conns  []*nats.Conn
+	client *Client
+	nc     *nats.Conn
+
+	workerStop context.CancelFunc
+	workerWG   sync.WaitGroup
+	coordStop  context.CancelFunc
+	coordWG    sync.WaitGroup
+	once       sync.Once
 }
 
 // StartEmbedded starts the NATS server, the coordinator and the workers and
 // returns once they are ready. Cancelling ctx does not stop them; Close does.
 func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
-	return nil, ErrNotImplemented
+	return startEmbedded(ctx, cfg, nil)
+}
+
+// startEmbedded lets tests substitute the executor (nil = shard's).
+func startEmbedded(ctx context.Context, cfg EmbeddedConfig, newExec func() executor) (_ *Embedded, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	for _, l := range []*hclog.Logger{&cfg.NATS.Logger, &cfg.Coordinator.Logger, &cfg.Worker.Logger, &cfg.Client.Logger} {
+		if *l == nil {
+			*l = cfg.Logger
+		}
+	}
+	if newExec == nil {
+		newExec = func() executor { return newShardExecutor(cfg.Logger) }
+	}
+	n := cfg.Workers
+	if n == 0 {
+		n = runtime.NumCPU()
+	}
+	ns, err := StartNATS(cfg.NATS)
+	if err != nil {
+		return nil, err
+	}
+	e := &Embedded{nats: ns}
+	defer func() {
+		if err != nil {
+			_ = e.Close()
+		}
+	}()
+	conn := func(name string) (*nats.Conn, error) {
+		nc, err := ns.Connect(name)
+		if err == nil {
+			e.conns = append(e.conns, nc)
+		}
+		return nc, err
+	}
+	cnc, err := conn("redstage-coordinator")
+	if err != nil {
+		return nil, err
+	}
+	coord, err := newCoordinator(ctx, cnc, cfg.Coordinator, newExec())
+	if err != nil {
+		return nil, err
+	}
+	e.coord = coord
+	cctx, cstop := context.WithCancel(context.Background())
+	e.coordStop = cstop
+	e.coordWG.Add(1)
+	go func() {
+		defer e.coordWG.Done()
+		if err := coord.Run(cctx); err != nil {
+			cfg.Logger.Error("embedded coordinator stopped", "error", err)
+		}
+	}()
+	wctx, wstop := context.WithCancel(context.Background())
+	e.workerStop = wstop
+	for i := range n {
+		wnc, err := conn(fmt.Sprintf("redstage-worker-%d", i))
+		if err != nil {
+			return nil, err
+		}
+		wcfg := cfg.Worker
+		if wcfg.ID == "" {
+			wcfg.ID = fmt.Sprintf("embedded-%d-%s", i, randomToken(4))
+		} else {
+			wcfg.ID = fmt.Sprintf("%s-%d", wcfg.ID, i)
+		}
+		w := newWorker(wnc, wcfg, newExec())
+		e.workerWG.Add(1)
+		go func() {
+			defer e.workerWG.Done()
+			if err := w.Run(wctx); err != nil {
+				cfg.Logger.Error("embedded worker stopped", "worker", wcfg.ID, "error", err)
+			}
+		}()
+	}
+	e.nc, err = conn("redstage-client")
+	if err != nil {
+		return nil, err
+	}
+	e.client, err = NewClient(e.nc, cfg.Client)
+	if err != nil {
+		return nil, err
+	}
+	// Ready: the coordinator answers requests.
+	if err := waitService(ctx, e.nc, cfg.NATS.StartTimeout); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// waitService waits until a coordinator answers micro's PING.
+func waitService(ctx context.Context, nc *nats.Conn, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	subj := "$SRV.PING." + serviceName
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		_, err := nc.RequestWithContext(rctx, subj, nil)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("embedded coordinator not answering within %s: %w", timeout, err)
+		}
+		sleepCtx(ctx, 20*time.Millisecond)
+	}
 }
 
 // Conn returns a connection to the embedded server (owned by Embedded).
-func (e *Embedded) Conn() *nats.Conn { return nil }
+func (e *Embedded) Conn() *nats.Conn { return e.nc }
 
 // URL returns the client URL of the embedded server ("" when NoListen).
 func (e *Embedded) URL() string { return e.nats.URL() }
 
+// NATS returns the embedded NATS server.
+func (e *Embedded) NATS() *NATSServer { return e.nats }
+
 // Client returns a Client on Conn.
-func (e *Embedded) Client() *Client { return nil }
+func (e *Embedded) Client() *Client { return e.client }
 
 // Close stops, in order: workers (drained), coordinator, client connection,
 // NATS server; then removes a temporary store. Idempotent.
-func (e *Embedded) Close() error { return nil }
+func (e *Embedded) Close() error {
+	e.once.Do(func() {
+		if e.workerStop != nil {
+			e.workerStop()
+			e.workerWG.Wait()
+		}
+		if e.coordStop != nil {
+			e.coordStop()
+			e.coordWG.Wait()
+		}
+		if e.coord != nil {
+			_ = e.coord.Close()
+		}
+		if e.client != nil {
+			_ = e.client.Close()
+		}
+		for _, nc := range e.conns {
+			nc.Close()
+		}
+		_ = e.nats.Shutdown()
+	})
+	return nil
+}

@@ -57,6 +57,7 @@ type JobError struct {
 	State  JobState
 	Reason string      // why the job ended (first task error, cancel request, ...)
 	Tasks  []TaskError // errors of failed tasks (bounded)
+	Cause  error       // a local cause, e.g. the input error that aborted a load upload
 }
 
 func (e *JobError) Error() string {
@@ -69,9 +70,13 @@ func (e *JobError) Error() string {
 	return b.String()
 }
 
-func (e *JobError) Unwrap() error {
+func (e *JobError) Unwrap() []error {
+	base := ErrJobFailed
 	if e.State == JobCancelled {
-		return ErrJobCancelled
+		base = ErrJobCancelled
 	}
-	return ErrJobFailed
+	if e.Cause != nil {
+		return []error{base, e.Cause}
+	}
+	return []error{base}
 }

@@ -2,46 +2,197 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Job is a handle on a submitted job. Its methods are safe for concurrent
 // use; Close releases the watchers it started.
 type Job struct {
 	id   string
-	kind Kind
+	spec JobSpec
 	c    *Client
+	in   *infra
+	log  hclog.Logger
+
+	ctx    context.Context // lifetime of the handle's goroutines
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	progress chan Progress
+	ended    chan struct{} // closed when the job record is terminal (or the watch failed)
+
+	mu       sync.Mutex
+	latest   *jobRecord
+	watchErr error
+
+	uploadDone chan struct{} // nil unless a load uploads
+	uploadErr  error
+
+	closeOnce sync.Once
+}
+
+func (c *Client) newJob(in *infra, id string, spec JobSpec) (*Job, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	j := &Job{
+		id: id, spec: spec, c: c, in: in, log: c.log.With("job", id),
+		ctx: ctx, cancel: cancel,
+		progress: make(chan Progress, 1),
+		ended:    make(chan struct{}),
+	}
+	w, err := in.jobs.Watch(ctx, id)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("watching job %s: %w", id, err)
+	}
+	j.wg.Add(1)
+	go func() {
+		defer j.wg.Done()
+		j.watch(w)
+	}()
+	return j, nil
 }
 
 // ID returns the job id.
 func (j *Job) ID() string { return j.id }
 
 // Kind returns the job kind.
-func (j *Job) Kind() Kind { return j.kind }
+func (j *Job) Kind() Kind { return j.spec.Kind }
+
+// Spec returns the job's spec.
+func (j *Job) Spec() JobSpec { return j.spec }
+
+// watch follows the job record until it is terminal.
+func (j *Job) watch(w jetstream.KeyWatcher) {
+	defer func() { _ = w.Stop() }()
+	defer close(j.progress)
+	defer close(j.ended)
+	for {
+		select {
+		case <-j.ctx.Done():
+			j.setWatchErr(fmt.Errorf("job %s: handle %w", j.id, ErrClosed))
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				j.setWatchErr(fmt.Errorf("job %s: watch ended", j.id))
+				return
+			}
+			if e == nil { // initial values delivered
+				continue
+			}
+			if e.Operation() != jetstream.KeyValuePut {
+				j.setWatchErr(fmt.Errorf("job %s: record removed: %w", j.id, ErrJobNotFound))
+				return
+			}
+			var rec jobRecord
+			if err := json.Unmarshal(e.Value(), &rec); err != nil {
+				j.log.Warn("decoding job record", "error", err)
+				continue
+			}
+			j.mu.Lock()
+			j.latest = &rec
+			j.mu.Unlock()
+			j.pushProgress(progressOf(&rec, time.Now()))
+			if rec.State.Terminal() {
+				return
+			}
+		}
+	}
+}
+
+func (j *Job) setWatchErr(err error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.watchErr == nil {
+		j.watchErr = err
+	}
+}
+
+// pushProgress replaces any unread snapshot with p (only watch sends).
+func (j *Job) pushProgress(p Progress) {
+	select {
+	case <-j.progress:
+	default:
+	}
+	select {
+	case j.progress <- p:
+	default:
+	}
+}
 
 // Progress returns a channel of progress snapshots. It keeps only the latest
 // snapshot when the reader is slow and is closed when the job ends (or the
 // Job is closed). Every call returns the same channel.
-func (j *Job) Progress() <-chan Progress {
-	ch := make(chan Progress)
-	close(ch)
-	return ch
-}
+func (j *Job) Progress() <-chan Progress { return j.progress }
 
-// Results streams the merged rows of a scan job: each task's rows from its
-// winning attempt exactly once, with the row index column (if the spec asks
-// for one) assigned here. See ResultOptions for sorting.
-func (j *Job) Results(ctx context.Context, opts ResultOptions) (*ResultReader, error) {
-	return nil, ErrNotImplemented
+// record returns the latest job record seen (nil before the first).
+func (j *Job) record() *jobRecord {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.latest
 }
 
 // Wait blocks until the job ends and returns its summary. A failed or
-// cancelled job returns the summary and a *JobError.
+// cancelled job returns the summary and a *JobError. For a load, Wait also
+// waits for the upload; an input error (say a malformed CSV line) is the
+// JobError's Cause.
 func (j *Job) Wait(ctx context.Context) (*JobResult, error) {
-	return nil, ErrNotImplemented
+	if j.uploadDone != nil {
+		select {
+		case <-j.uploadDone:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	select {
+	case <-j.ended:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	rec := j.record()
+	if rec == nil || !rec.State.Terminal() {
+		j.mu.Lock()
+		err := j.watchErr
+		j.mu.Unlock()
+		return nil, err
+	}
+	res := rec.Result
+	if res == nil {
+		res = &JobResult{}
+		fillResult(res, rec)
+	}
+	if rec.State == JobSucceeded {
+		return res, nil
+	}
+	return res, j.jobError(rec)
+}
+
+func (j *Job) jobError(rec *jobRecord) *JobError {
+	e := &JobError{ID: rec.ID, State: rec.State, Reason: rec.Reason, Tasks: rec.Errors}
+	if j.uploadDone != nil {
+		select {
+		case <-j.uploadDone:
+			e.Cause = j.uploadErr
+		default:
+		}
+	}
+	return e
 }
 
 // Cancel cancels the job.
 func (j *Job) Cancel(ctx context.Context) error { return j.c.Cancel(ctx, j.id) }
 
-// Close stops the handle's watchers. It does not cancel the job. Idempotent.
-func (j *Job) Close() error { return nil }
+// Close stops the handle's watchers (and an unfinished upload, which fails
+// the job). It does not otherwise cancel the job. Idempotent.
+func (j *Job) Close() error {
+	j.closeOnce.Do(func() {
+		j.cancel()
+		j.wg.Wait()
+	})
+	return nil
+}
