@@ -71,8 +71,9 @@ func (e *RowEncoder) Schema() *Schema { return e.schema }
 
 // AppendRow appends field, value, field, value, ... for row of rec to dst
 // (null cells are omitted) and returns the extended slice. rec must have
-// the schema the encoder was made for. The values may share memory with
-// rec's buffers: use them before releasing rec.
+// the schema the encoder was made for. String values may share memory with
+// rec's buffers: use them before releasing rec. The formatted values of one
+// row share one allocation. AppendRow is safe for concurrent use.
 func (e *RowEncoder) AppendRow(dst []string, rec arrow.RecordBatch, row int) ([]string, error) {
 	if int(rec.NumCols()) != e.arrow.NumFields() {
 		return dst, fmt.Errorf("encoding row %d: %w: record has %d columns, encoder expects %d", row, ErrSchemaMismatch, rec.NumCols(), e.arrow.NumFields())
@@ -80,13 +81,37 @@ func (e *RowEncoder) AppendRow(dst []string, rec arrow.RecordBatch, row int) ([]
 	if row < 0 || int64(row) >= rec.NumRows() {
 		return dst, fmt.Errorf("encoding row %d: %w: record has %d rows", row, ErrOutOfRange, rec.NumRows())
 	}
+	var stack [512]byte
+	buf := stack[:0]
+	base := len(dst)
+	var ends [32]int32
+	spans := ends[:0] // end offset in buf of each formatted value, -1 for a direct string
 	for j, ci := range e.cols {
-		v, ok, err := FormatCell(rec.Column(ci), row)
+		var direct string
+		var isDirect, ok bool
+		var err error
+		buf, direct, isDirect, ok, err = appendCell(buf, rec.Column(ci), row)
 		if err != nil {
-			return dst, fmt.Errorf("column %q row %d: %w", e.schema.Fields[j].Name, row, err)
+			return dst[:base], fmt.Errorf("column %q row %d: %w", e.schema.Fields[j].Name, row, err)
 		}
-		if ok {
-			dst = append(dst, e.schema.Fields[j].Name, v)
+		if !ok {
+			continue
+		}
+		dst = append(dst, e.schema.Fields[j].Name, direct)
+		if isDirect {
+			spans = append(spans, -1)
+		} else {
+			spans = append(spans, int32(len(buf)))
+		}
+	}
+	if len(buf) > 0 {
+		all := string(buf)
+		prev := int32(0)
+		for k, end := range spans {
+			if end >= 0 {
+				dst[base+2*k+1] = all[prev:end]
+				prev = end
+			}
 		}
 	}
 	return dst, nil
@@ -134,109 +159,122 @@ func MapArrowType(dt arrow.DataType) (Type, error) {
 // FormatCell formats one cell by the write-side rules; ok is false for a
 // null cell (which is not written). The string may share memory with col.
 func FormatCell(col arrow.Array, row int) (string, bool, error) {
+	var stack [48]byte
+	buf, direct, isDirect, ok, err := appendCell(stack[:0], col, row)
+	if err != nil || !ok {
+		return "", false, err
+	}
+	if isDirect {
+		return direct, true, nil
+	}
+	return string(buf), true, nil
+}
+
+// appendCell formats one cell: string-like values are returned as direct
+// (isDirect, no copy), all others are appended to buf.
+func appendCell(buf []byte, col arrow.Array, row int) (_ []byte, direct string, isDirect, ok bool, err error) {
 	if row < 0 || row >= col.Len() {
-		return "", false, fmt.Errorf("%w: row %d of a column of %d", ErrOutOfRange, row, col.Len())
+		return buf, "", false, false, fmt.Errorf("%w: row %d of a column of %d", ErrOutOfRange, row, col.Len())
 	}
 	if col.IsNull(row) {
-		return "", false, nil
+		return buf, "", false, false, nil
 	}
-	var b [40]byte
 	switch a := col.(type) {
 	case *array.String:
-		return a.Value(row), true, nil
+		return buf, a.Value(row), true, true, nil
 	case *array.LargeString:
-		return a.Value(row), true, nil
+		return buf, a.Value(row), true, true, nil
 	case *array.StringView:
-		return a.Value(row), true, nil
+		return buf, a.Value(row), true, true, nil
 	case *array.Binary:
-		return utf8Cell(a.ValueString(row))
+		return utf8Cell(buf, a.ValueString(row))
 	case *array.LargeBinary:
-		return utf8Cell(a.ValueString(row))
+		return utf8Cell(buf, a.ValueString(row))
 	case *array.BinaryView:
-		return utf8Cell(a.ValueString(row))
+		return utf8Cell(buf, a.ValueString(row))
 	case *array.FixedSizeBinary:
-		return utf8Cell(string(a.Value(row)))
+		return utf8Cell(buf, string(a.Value(row)))
 	case *array.Boolean:
-		return FormatBool(a.Value(row)), true, nil
+		return buf, FormatBool(a.Value(row)), true, true, nil
 	case *array.Int8:
-		return strconv.FormatInt(int64(a.Value(row)), 10), true, nil
+		return strconv.AppendInt(buf, int64(a.Value(row)), 10), "", false, true, nil
 	case *array.Int16:
-		return strconv.FormatInt(int64(a.Value(row)), 10), true, nil
+		return strconv.AppendInt(buf, int64(a.Value(row)), 10), "", false, true, nil
 	case *array.Int32:
-		return strconv.FormatInt(int64(a.Value(row)), 10), true, nil
+		return strconv.AppendInt(buf, int64(a.Value(row)), 10), "", false, true, nil
 	case *array.Int64:
-		return strconv.FormatInt(a.Value(row), 10), true, nil
+		return strconv.AppendInt(buf, a.Value(row), 10), "", false, true, nil
 	case *array.Uint8:
-		return strconv.FormatUint(uint64(a.Value(row)), 10), true, nil
+		return strconv.AppendUint(buf, uint64(a.Value(row)), 10), "", false, true, nil
 	case *array.Uint16:
-		return strconv.FormatUint(uint64(a.Value(row)), 10), true, nil
+		return strconv.AppendUint(buf, uint64(a.Value(row)), 10), "", false, true, nil
 	case *array.Uint32:
-		return strconv.FormatUint(uint64(a.Value(row)), 10), true, nil
+		return strconv.AppendUint(buf, uint64(a.Value(row)), 10), "", false, true, nil
 	case *array.Uint64:
 		v := a.Value(row)
 		if v > math.MaxInt64 {
-			return "", false, fmt.Errorf("%w: uint64 %d is above the int64 maximum; cast the column to a float or string to keep it", ErrOutOfRange, v)
+			return buf, "", false, false, fmt.Errorf("%w: uint64 %d is above the int64 maximum; cast the column to a float or string to keep it", ErrOutOfRange, v)
 		}
-		return strconv.FormatUint(v, 10), true, nil
+		return strconv.AppendUint(buf, v, 10), "", false, true, nil
 	case *array.Float16:
-		return string(appendFloat(b[:0], float64(a.Value(row).Float32()), 32)), true, nil
+		return appendFloat(buf, float64(a.Value(row).Float32()), 32), "", false, true, nil
 	case *array.Float32:
-		return string(appendFloat(b[:0], float64(a.Value(row)), 32)), true, nil
+		return appendFloat(buf, float64(a.Value(row)), 32), "", false, true, nil
 	case *array.Float64:
-		return string(appendFloat(b[:0], a.Value(row), 64)), true, nil
+		return AppendFloat64(buf, a.Value(row)), "", false, true, nil
 	case *array.Date32:
-		return string(AppendDate(b[:0], int32(a.Value(row)))), true, nil
+		return AppendDate(buf, int32(a.Value(row))), "", false, true, nil
 	case *array.Date64:
 		days := floorDiv(int64(a.Value(row)), 86_400_000)
 		if days < math.MinInt32 || days > math.MaxInt32 {
-			return "", false, fmt.Errorf("%w: date64 %d ms is outside the date32 range", ErrOutOfRange, a.Value(row))
+			return buf, "", false, false, fmt.Errorf("%w: date64 %d ms is outside the date32 range", ErrOutOfRange, a.Value(row))
 		}
-		return string(AppendDate(b[:0], int32(days))), true, nil
+		return AppendDate(buf, int32(days)), "", false, true, nil
 	case *array.Timestamp:
 		us, err := toMicros(int64(a.Value(row)), a.DataType().(*arrow.TimestampType).Unit)
 		if err != nil {
-			return "", false, err
+			return buf, "", false, false, err
 		}
-		return string(AppendDatetime(b[:0], us)), true, nil
+		return AppendDatetime(buf, us), "", false, true, nil
 	case *array.Time32:
-		return formatTime(int64(a.Value(row)), a.DataType().(*arrow.Time32Type).Unit)
+		return appendTime(buf, int64(a.Value(row)), a.DataType().(*arrow.Time32Type).Unit)
 	case *array.Time64:
-		return formatTime(int64(a.Value(row)), a.DataType().(*arrow.Time64Type).Unit)
+		return appendTime(buf, int64(a.Value(row)), a.DataType().(*arrow.Time64Type).Unit)
 	case *array.Duration:
-		return strconv.FormatInt(int64(a.Value(row)), 10), true, nil
+		return strconv.AppendInt(buf, int64(a.Value(row)), 10), "", false, true, nil
 	case *array.Decimal32:
-		return decimalText(big.NewInt(int64(a.Value(row))), a.DataType().(arrow.DecimalType).GetScale()), true, nil
+		return append(buf, decimalText(big.NewInt(int64(a.Value(row))), a.DataType().(arrow.DecimalType).GetScale())...), "", false, true, nil
 	case *array.Decimal64:
-		return decimalText(big.NewInt(int64(a.Value(row))), a.DataType().(arrow.DecimalType).GetScale()), true, nil
+		return append(buf, decimalText(big.NewInt(int64(a.Value(row))), a.DataType().(arrow.DecimalType).GetScale())...), "", false, true, nil
 	case *array.Decimal128:
-		return decimalText(a.Value(row).BigInt(), a.DataType().(arrow.DecimalType).GetScale()), true, nil
+		return append(buf, decimalText(a.Value(row).BigInt(), a.DataType().(arrow.DecimalType).GetScale())...), "", false, true, nil
 	case *array.Decimal256:
-		return decimalText(a.Value(row).BigInt(), a.DataType().(arrow.DecimalType).GetScale()), true, nil
+		return append(buf, decimalText(a.Value(row).BigInt(), a.DataType().(arrow.DecimalType).GetScale())...), "", false, true, nil
 	case *array.Dictionary:
-		return FormatCell(a.Dictionary(), a.GetValueIndex(row))
+		return appendCell(buf, a.Dictionary(), a.GetValueIndex(row))
 	case *array.Null:
-		return "", false, nil
+		return buf, "", false, false, nil
 	case *extensions.UUIDArray:
-		return a.Value(row).String(), true, nil
+		return append(buf, a.Value(row).String()...), "", false, true, nil
 	case *extensions.Bool8Array:
-		return FormatBool(a.Value(row)), true, nil
+		return buf, FormatBool(a.Value(row)), true, true, nil
 	case array.ExtensionArray:
-		return FormatCell(a.Storage(), row)
+		return appendCell(buf, a.Storage(), row)
 	}
-	_, err := MapArrowType(col.DataType())
+	_, err = MapArrowType(col.DataType())
 	if err == nil {
 		err = fmt.Errorf("%w %s", ErrUnsupportedType, col.DataType())
 	}
-	return "", false, err
+	return buf, "", false, false, err
 }
 
 var errInvalidUTF8Cell = fmt.Errorf("%w: binary value is not valid UTF-8; encode the column (e.g. hex or base64) before loading, or exclude it", ErrInvalidUTF8)
 
-func utf8Cell(s string) (string, bool, error) {
+func utf8Cell(buf []byte, s string) ([]byte, string, bool, bool, error) {
 	if !utf8.ValidString(s) {
-		return "", false, errInvalidUTF8Cell
+		return buf, "", false, false, errInvalidUTF8Cell
 	}
-	return s, true, nil
+	return buf, s, true, true, nil
 }
 
 // appendFloat is AppendFloat64 at the precision of the source type, so a
@@ -274,9 +312,9 @@ func toMicros(v int64, unit arrow.TimeUnit) (int64, error) {
 	return v * mul, nil
 }
 
-// formatTime formats a time of day as HH:MM:SS with a fraction of 3, 6 or
-// 9 digits when needed.
-func formatTime(v int64, unit arrow.TimeUnit) (string, bool, error) {
+// appendTime formats a time of day as HH:MM:SS with a fraction of 3, 6
+// or 9 digits when needed.
+func appendTime(b []byte, v int64, unit arrow.TimeUnit) ([]byte, string, bool, bool, error) {
 	perSec := int64(1)
 	digits := 0
 	switch unit {
@@ -288,10 +326,9 @@ func formatTime(v int64, unit arrow.TimeUnit) (string, bool, error) {
 		perSec, digits = 1_000_000_000, 9
 	}
 	if v < 0 || v >= 86400*perSec {
-		return "", false, fmt.Errorf("%w: time of day %d (unit %v) is not within one day", ErrOutOfRange, v, unit)
+		return b, "", false, false, fmt.Errorf("%w: time of day %d (unit %v) is not within one day", ErrOutOfRange, v, unit)
 	}
 	sec, frac := v/perSec, v%perSec
-	b := make([]byte, 0, 18)
 	b = append(b, byte('0'+sec/36000), byte('0'+sec/3600%10), ':', byte('0'+sec/600%6), byte('0'+sec/60%10), ':', byte('0'+sec%60/10), byte('0'+sec%10))
 	if frac != 0 {
 		// drop trailing groups of three zeros
@@ -304,7 +341,7 @@ func formatTime(v int64, unit arrow.TimeUnit) (string, bool, error) {
 			b = append(b, byte('0'+frac/scale%10))
 		}
 	}
-	return string(b), true, nil
+	return b, "", false, true, nil
 }
 
 func pow10(n int) int64 {

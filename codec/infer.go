@@ -110,19 +110,34 @@ func (in *Inferrer) add(k, v string) {
 	fc.values++
 	fc.cand[Utf8]++
 	if _, ok := ParseInt64(v); ok {
+		// every int64 text is also a float64 text
 		fc.cand[Int64]++
+		fc.cand[Float64]++
+		if v == "0" || v == "1" {
+			fc.cand[Bool]++
+		}
+		if _, ok := ParseDatetime(v); ok { // epoch seconds or milliseconds
+			fc.cand[Datetime]++
+		}
+		return
 	}
 	if _, ok := ParseFloat64(v); ok {
 		fc.cand[Float64]++
+		return // no other type's text is a float text
 	}
-	if _, ok := ParseBool(v); ok {
-		fc.cand[Bool]++
+	if len(v) <= 5 {
+		if _, ok := ParseBool(v); ok {
+			fc.cand[Bool]++
+			return
+		}
 	}
-	if _, ok := ParseDate(v); ok {
-		fc.cand[Date]++
-	}
-	if _, ok := ParseDatetime(v); ok {
-		fc.cand[Datetime]++
+	if len(v) >= 10 { // the shortest date or datetime text is YYYY-MM-DD
+		if _, ok := ParseDate(v); ok {
+			fc.cand[Date]++
+		}
+		if _, ok := ParseDatetime(v); ok {
+			fc.cand[Datetime]++
+		}
 	}
 }
 

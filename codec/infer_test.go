@@ -252,7 +252,6 @@ func TestInferOverwrite(t *testing.T) {
 	}
 }
 
-
 // randomHash returns a hash with a random subset of fields of mixed kinds.
 func randomHash(rng *rand.Rand) map[string]string {
 	gens := map[string]func() string{

@@ -427,7 +427,10 @@ func FormatInt64(v int64) string { return strconv.FormatInt(v, 10) }
 // the same float64: plain notation for 1e-6 <= |v| < 1e21 ("0.1", "3",
 // "-0", "123456789"), exponent notation otherwise ("1e-7", "1.5e+300"), and
 // inf, -inf, nan for the special values.
-func FormatFloat64(v float64) string { return string(AppendFloat64(nil, v)) }
+func FormatFloat64(v float64) string {
+	var buf [32]byte
+	return string(AppendFloat64(buf[:0], v))
+}
 
 // AppendFloat64 appends FormatFloat64(v) to dst.
 func AppendFloat64(dst []byte, v float64) []byte {
@@ -465,7 +468,10 @@ func FormatBool(v bool) string {
 // FormatDate formats days since 1970-01-01 as YYYY-MM-DD; years outside
 // 0000-9999 get a sign and at least four digits ("+10000-01-01",
 // "-0001-12-31").
-func FormatDate(days int32) string { return string(AppendDate(nil, days)) }
+func FormatDate(days int32) string {
+	var buf [16]byte
+	return string(AppendDate(buf[:0], days))
+}
 
 // AppendDate appends FormatDate(days) to dst.
 func AppendDate(dst []byte, days int32) []byte {
@@ -498,7 +504,10 @@ func appendCivil(dst []byte, days int64) []byte {
 // FormatDatetime formats microseconds since the epoch as RFC 3339 in UTC:
 // "2024-05-01T12:30:00Z" for whole seconds, ".123" for whole milliseconds,
 // ".123456" otherwise. Years outside 0000-9999 are written as in FormatDate.
-func FormatDatetime(us int64) string { return string(AppendDatetime(nil, us)) }
+func FormatDatetime(us int64) string {
+	var buf [32]byte
+	return string(AppendDatetime(buf[:0], us))
+}
 
 // AppendDatetime appends FormatDatetime(us) to dst.
 func AppendDatetime(dst []byte, us int64) []byte {

@@ -108,6 +108,33 @@ func FuzzParseValue(f *testing.F) {
 		if okd && !okt && int64(d) < 100_000_000 && int64(d) > -100_000_000 {
 			t.Fatalf("%q is a date but not a datetime", s)
 		}
+		// the inferrer's shortcut classification agrees with the parsers
+		if s != "" {
+			in := NewInferrer(DefaultInferOptions())
+			in.AddHash(map[string]string{"f": s})
+			got := in.fields["f"].cand
+			var want [numKinds]int64
+			want[Utf8] = 1
+			if _, ok := ParseInt64(s); ok {
+				want[Int64] = 1
+			}
+			if _, ok := ParseFloat64(s); ok {
+				want[Float64] = 1
+			}
+			if _, ok := ParseBool(s); ok {
+				want[Bool] = 1
+			}
+			if okd {
+				want[Date] = 1
+			}
+			if okt {
+				want[Datetime] = 1
+			}
+			if got != want {
+				t.Fatalf("inferrer candidates for %q = %v; parsers say %v", s, got, want)
+			}
+		}
+
 		// time.Parse also takes a one-digit hour, which RFC 3339 does not
 		// allow; compare only two-digit hours.
 		if tm, err := time.Parse(time.RFC3339Nano, s); err == nil && len(s) > 13 && s[13] == ':' {
