@@ -1,5 +1,141 @@
-// Package codec converts between Redis hash field strings and typed Arrow
-// columns: schemas and their text/JSON forms, value parsing and formatting,
-// record building (scan side), row encoding (write side), schema inference
-// with confidence, file formats and IPC framing.
+// Package codec is where redstage's data rules live: it converts between
+// Redis hash field strings and typed Arrow columns, parses and prints
+// schemas, infers schemas with confidence figures, reads and writes data
+// files, and frames record batches for messaging.
+//
+// It promises that
+//   - every value written by RowEncoder scans back (RecordBuilder with the
+//     encoder's Schema) as the identical value, nulls included;
+//   - a value that does not parse never fails a batch: it becomes null and
+//     is counted per field (RecordBuilder.Invalid), unless Strict mode asks
+//     for an error naming key, field, value and wanted type;
+//   - inference picks only a type its own scan accepts, and its confidence
+//     figures count missing fields as nulls;
+//   - bad input (specs, schema files, values, files) gives an error naming
+//     the position and what is wrong, never a panic.
+//
+// # Types
+//
+// A field has one of six types:
+//
+//	type      Arrow column              written to Redis as
+//	utf8      utf8 (string)             the string itself
+//	int64     int64                     decimal: -42
+//	float64   float64                   shortest round-trip decimal: 0.1, 1e-7, inf, -inf, nan, -0
+//	bool      boolean                   true / false
+//	date      date32 (days since epoch) YYYY-MM-DD
+//	datetime  timestamp[us, tz=UTC]     RFC 3339 UTC: 2024-05-01T12:30:45Z, .123Z, .123456Z
+//
+// Type names accepted in specs and files (any case): utf8 (string, str,
+// text), int64 (int, integer, long, i64), float64 (float, double, f64),
+// bool (boolean), date (date32), datetime (timestamp).
+//
+// # Parsing Redis strings (scan side)
+//
+//	type      accepted text                                            rejected (examples)
+//	utf8      anything, including ""                                   -
+//	int64     optional + or -, ASCII digits, within int64              1.0  1e3  " 1"  1_000  0x10  9223372036854775808
+//	float64   decimal with optional sign, fraction, exponent           1,5  0x1p3  1_0  " 1"  1e400 (overflow)
+//	          (1  -2.5  .5  5.  6.02E+23); inf, infinity, nan in any
+//	          case, optionally signed; tiny values underflow to 0
+//	bool      true false  t f  yes no  y n  1 0, any case              on  off  2  " true"
+//	date      YYYY-MM-DD (proleptic Gregorian, checked day of month);  2023-02-29  2024-1-01  20240101
+//	          years outside 0000-9999 as ±YYYYY-MM-DD (-0044-03-15,
+//	          +10000-01-01); the whole date32 range
+//	datetime  YYYY-MM-DD                         (midnight UTC)        2024-05-01T24:00:00  ...:60  "... UTC"
+//	          YYYY-MM-DD{T|t|space}HH:MM[:SS[{.|,}fraction]][zone]     1714566645.5  May 1, 2024
+//	          zone: Z, z, ±HH:MM, ±HHMM, ±HH; none = UTC;
+//	          fraction: any number of digits, truncated to µs
+//	          integer n (optional sign): epoch seconds if |n| < 1e11,
+//	          else epoch milliseconds (see below)
+//
+// Integer datetimes: |n| < 1e11 (EpochMillisThreshold) is read as seconds
+// since 1970-01-01T00:00:00Z, anything larger as milliseconds. 1e11
+// seconds is in the year 5138 and 1e11 milliseconds is 1973-03-03, so both
+// present-day forms are read right; millisecond values before March 1973
+// are misread as seconds. An eight-digit basic date such as 20240101 is an
+// integer and so reads as epoch seconds, not as a date.
+//
+// A field missing from the hash is null. An empty string is the empty utf8
+// value for utf8 fields and null (not invalid) for every other type. Any
+// other text that does not parse is null and counted in
+// RecordBuilder.Invalid; in Strict mode it is a *ParseError (wrapping
+// ErrInvalidValue) and the row is not appended. No value is trimmed: " 1"
+// is not an int64.
+//
+// # Formatting typed values (write side)
+//
+// int64 in decimal; float64 in the shortest text that parses back to the
+// same bits (plain notation for 1e-6 <= |v| < 1e21, else exponent form;
+// inf, -inf, nan; negative zero as -0); bool as true/false; date as
+// YYYY-MM-DD with years outside 0000-9999 as in parsing; datetime as RFC
+// 3339 in UTC, with no fraction for whole seconds, 3 digits for whole
+// milliseconds and 6 otherwise. Nulls are not written (the field is left
+// out of the hash).
+//
+// Input files may carry other Arrow types. RowEncoder (and MapArrowType,
+// FormatCell) map them so:
+//
+//	Arrow input type                          codec type  written as
+//	int8 int16 int32 int64 uint8..uint32      int64       decimal
+//	uint64                                    int64       decimal; a value above 2^63-1 is an error naming column and row
+//	float16 float32 float64                   float64     shortest text at the source precision (float32 0.1 → "0.1")
+//	decimal32/64/128/256                      float64     the exact decimal text ("123.45"); scans back as the nearest float64
+//	utf8 large_utf8 utf8_view                 utf8        as is
+//	binary large_binary binary_view           utf8        as is if valid UTF-8, else an error naming column and row
+//	fixed_size_binary                         utf8        as binary
+//	bool                                      bool        true / false
+//	date32 date64                             date        YYYY-MM-DD (date64 floored to the day)
+//	timestamp (s, ms, us, ns; any zone)       datetime    RFC 3339 UTC; ns truncated to µs; the zone only
+//	                                                      affects display in Arrow, the instant is kept
+//	time32 time64                             utf8        HH:MM:SS[.fff|.ffffff|.fffffffff]
+//	duration                                  int64       the count in the column's own unit
+//	dictionary<…, T>                          as T        the dictionary value
+//	extension arrow.uuid                      utf8        canonical 8-4-4-4-12 text
+//	extension arrow.bool8                     bool        true / false
+//	other extension types                     as storage
+//	null                                      utf8        never written (always null)
+//	list, struct, map, union, interval, …     -           error naming the column: flatten, convert to text, or exclude it
+//
+// # Schemas and metadata columns
+//
+// The command-line spec is "name:type,name:type" (spaces around names and
+// types ignored; the type follows the last colon, so names may contain
+// colons but not commas). The JSON file form is
+// {"fields":[{"name":"age","type":"int64"}]}; inference output adds an
+// "inference" section and is read unchanged by ReadSchemaFile. LoadSchemaArg
+// takes "@path" for a file and anything else as a spec.
+//
+// Scan output has, in order, the key column (_key, utf8), the schema
+// fields, the TTL column (_ttl, int64 seconds, -1 = no expiry) and the row
+// index column (_index, uint64). Their names are set by MetaColumns ("" =
+// not produced); a schema field with the name of a metadata column is an
+// error wrapping ErrColumnCollision.
+//
+// # Inference
+//
+// Inferrer counts, per field, the sampled hashes (samples), the null
+// values (the hash lacks the field, or its value is empty, wherever in the
+// sample the hash is) and, for each type, how many non-null values parse
+// as it (type_candidates). The type is chosen so:
+//
+//  1. the most specific type that every non-null value satisfies, in the
+//     order int64, bool, float64, date, datetime (int64 ⊂ float64 ⊂ utf8,
+//     date ⊂ datetime ⊂ utf8, bool separate); int64 comes before bool, so
+//     a field of only "0" and "1" is int64, while 0/1 mixed with words like
+//     "yes" or "false" is bool; int64 comes before datetime, so integers
+//     stay numbers although they would parse as epoch seconds (overwrite to
+//     datetime if they are timestamps); integers mixed with ISO dates fit
+//     only datetime and become datetime;
+//  2. failing that, the first type in the same order that at least
+//     threshold (default 0.9) of the non-null values satisfy;
+//  3. failing that, utf8.
+//
+// Confidence is valid / non-null values under the chosen type (1 when
+// every sampled value fits). A field with no non-null value is utf8 with
+// all_null set and confidence 0. all_confident means every field has
+// confidence 1. Fields are ordered by name (byte order), so the result
+// does not depend on sample order or on how the sample was split; partial
+// Inferrers marshal to JSON and Merge into the same result as one Inferrer
+// over the whole sample.
 package codec
