@@ -36,6 +36,7 @@ type LoadOptions struct {
 	NoHeader    bool
 	Precheck    bool // read CSV/NDJSON input once before loading (default true)
 	BatchRows   int  // rows per batch read from the files (0 = codec default)
+	ChunkRows   int  // rows per uploaded chunk, i.e. per task (0 = cluster default)
 	Pipeline    int
 	MaxFailures int
 	Spec        cluster.JobSpec
@@ -91,8 +92,9 @@ Use "-" to read stdin (with --format csv, ndjson or arrows).`,
 	f.BoolVar(&o.NoHeader, "no-header", false, "CSV: the first line is data (columns are column_1, column_2, ...)")
 	f.BoolVar(&noPrecheck, "no-precheck", false, "do not read CSV/NDJSON input once before loading (faster; a bad line then fails the job midway)")
 	f.IntVar(&o.BatchRows, "batch-rows", 0, "rows per batch read from the files (default 65536)")
+	f.IntVar(&o.ChunkRows, "chunk-rows", 0, "rows per uploaded chunk, i.e. per task (default 65536)")
 	f.IntVar(&o.Pipeline, "pipeline", 0, "Redis commands per pipeline (default: shard's)")
-	f.IntVar(&o.MaxFailures, "max-failures", 0, "per task: fail the job after this many failed keys (0 = default)")
+	f.IntVar(&o.MaxFailures, "max-failures", 0, "failed keys listed per task in the result and --report (default 100; all are counted)")
 	return cmd
 }
 
@@ -131,8 +133,8 @@ func (o *LoadOptions) finish(cmd *cobra.Command, keyCols, ifExists, format, deli
 		}
 		o.Delimiter = r[0]
 	}
-	if o.BatchRows < 0 || o.Pipeline < 0 || o.MaxFailures < 0 {
-		return usageErrorf(hint, "--batch-rows, --pipeline and --max-failures must not be negative")
+	if o.BatchRows < 0 || o.ChunkRows < 0 || o.Pipeline < 0 || o.MaxFailures < 0 {
+		return usageErrorf(hint, "--batch-rows, --chunk-rows, --pipeline and --max-failures must not be negative")
 	}
 	stdin := 0
 	for _, f := range o.Files {
@@ -387,7 +389,11 @@ func (a *App) runLoad(ctx context.Context, o *LoadOptions) (err error) {
 		}
 	}
 
-	rt, err := a.openRuntime(ctx, g, log)
+	rt, err := a.openRuntime(ctx, g, log, func(c *cluster.ClientConfig) {
+		if o.ChunkRows > 0 {
+			c.ChunkRows = o.ChunkRows
+		}
+	})
 	if err != nil {
 		return err
 	}

@@ -26,10 +26,13 @@ const natsConnectTimeout = 5 * time.Second
 
 // openRuntime connects to the cluster named by g.NATS, or starts an
 // embedded one when it is empty.
-func (a *App) openRuntime(ctx context.Context, g *GlobalOptions, log hclog.Logger) (*runtime, error) {
+func (a *App) openRuntime(ctx context.Context, g *GlobalOptions, log hclog.Logger, tune ...func(*cluster.ClientConfig)) (*runtime, error) {
 	ccfg := cluster.DefaultClientConfig()
 	ccfg.Logger = quieter(log)
 	ccfg.TempDir = g.TempDir
+	for _, fn := range tune {
+		fn(&ccfg)
+	}
 	if g.NATS != "" {
 		nc, err := connectNATS(ctx, g.NATS, "redstage-cli", log, natsOptions{Timeout: natsConnectTimeout, MaxReconnects: 240})
 		if err != nil {

@@ -158,6 +158,9 @@ func writeJSON(w io.Writer, v any) {
 
 // writeHuman prints the summary for people.
 func (s *Summary) writeHuman(w io.Writer) {
+	if s.State == "rejected" {
+		return // nothing ran: the error message says it all
+	}
 	head := fmt.Sprintf("%s %s", s.Command, s.State)
 	if s.Job != "" {
 		head += " (job " + s.Job + ")"
