@@ -2,6 +2,7 @@ package codec
 
 import (
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -19,8 +20,9 @@ type BuilderOptions struct {
 //
 // For every schema field: an absent field is null; an empty string is the
 // empty utf8 value, and null for the other types; any other value that does
-// not parse under the field's type is null and counted in Invalid (or, in
-// Strict mode, rejected with a *ParseError and the row not appended).
+// not parse under the field's type (for utf8: bytes that are not valid
+// UTF-8) is null and counted in Invalid (or, in Strict mode, rejected with
+// a *ParseError and the row not appended).
 type RecordBuilder struct {
 	schema  *Schema
 	arrow   *arrow.Schema
@@ -132,11 +134,8 @@ func (b *RecordBuilder) Append(key string, values []string, present []bool, ttl 
 		}
 		v := values[i]
 		t := b.cols[i].typ
-		if t == Utf8 {
-			c.ok = true
-			continue
-		}
 		if v == "" {
+			c.ok = t == Utf8 // the empty string; null for other types
 			continue
 		}
 		if !parseCell(t, v, c) {
@@ -183,6 +182,8 @@ func (b *RecordBuilder) Append(key string, values []string, present []bool, ttl 
 // parseCell parses v as type t into c and reports success.
 func parseCell(t Type, v string, c *cell) bool {
 	switch t {
+	case Utf8:
+		c.ok = utf8.ValidString(v) // Arrow strings must be UTF-8
 	case Int64:
 		c.i, c.ok = ParseInt64(v)
 	case Float64:

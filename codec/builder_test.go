@@ -218,3 +218,35 @@ func TestRecordBuilderErrors(t *testing.T) {
 		t.Errorf("a failed Append added a row")
 	}
 }
+
+func TestRecordBuilderInvalidUTF8(t *testing.T) {
+	mem := leakCheckedMem(t)
+	b, err := NewRecordBuilder(mem, mustSpec(t, "s:utf8"), BuilderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	for _, v := range []string{"ok", "\xff\xfe", "caf\xc3\xa9", "trunc\xc3"} {
+		if err := b.Append("k", []string{v}, nil, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	s := rec.Column(0).(*array.String)
+	if s.Value(0) != "ok" || !s.IsNull(1) || s.Value(2) != "café" || !s.IsNull(3) {
+		t.Errorf("column %v", s)
+	}
+	if got := b.Invalid(); !mapsEqual(got, map[string]int64{"s": 2}) {
+		t.Errorf("Invalid() = %v", got)
+	}
+	strict, err := NewRecordBuilder(mem, mustSpec(t, "s:utf8"), BuilderOptions{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer strict.Release()
+	var pe *ParseError
+	if err := strict.Append("k", []string{"\xff"}, nil, 0, 0); !errors.As(err, &pe) || pe.Want != Utf8 {
+		t.Errorf("strict invalid UTF-8: %v", err)
+	}
+}

@@ -33,7 +33,7 @@
 // # Parsing Redis strings (scan side)
 //
 //	type      accepted text                                            rejected (examples)
-//	utf8      anything, including ""                                   -
+//	utf8      any valid UTF-8, including ""                            bytes that are not UTF-8
 //	int64     optional + or -, ASCII digits, within int64              1.0  1e3  " 1"  1_000  0x10  9223372036854775808
 //	float64   decimal with optional sign, fraction, exponent           1,5  0x1p3  1_0  " 1"  1e400 (overflow)
 //	          (1  -2.5  .5  5.  6.02E+23); inf, infinity, nan in any

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultThreshold is the default share of non-null sampled values that
@@ -108,6 +109,9 @@ func (in *Inferrer) add(k, v string) {
 		return
 	}
 	fc.values++
+	if !utf8.ValidString(v) {
+		return // fits no type, not even utf8
+	}
 	fc.cand[Utf8]++
 	if _, ok := ParseInt64(v); ok {
 		// every int64 text is also a float64 text
@@ -425,7 +429,7 @@ func (in *Inferrer) MarshalJSON() ([]byte, error) {
 	for name, fc := range in.fields {
 		c := make(map[Type]int64, len(Types))
 		for _, t := range Types {
-			if fc.cand[t] != 0 {
+			if fc.cand[t] != 0 || t == Utf8 {
 				c[t] = fc.cand[t]
 			}
 		}
@@ -460,7 +464,6 @@ func (in *Inferrer) UnmarshalJSON(b []byte) error {
 			}
 			fc.cand[t] = n
 		}
-		fc.cand[Utf8] = f.Values
 		fields[f.Name] = fc
 	}
 	*in = Inferrer{opts: InferOptions{Threshold: st.Threshold}, hashes: st.Hashes, fields: fields}

@@ -422,3 +422,12 @@ func TestInferAddRow(t *testing.T) {
 		t.Errorf("AddRow result %s %+v", r.Schema.Spec(), r.Fields)
 	}
 }
+
+func TestInferInvalidUTF8(t *testing.T) {
+	values := append(seq(9, func(i int) string { return "name" + strconv.Itoa(i) }), "\xff\xfe")
+	r := inferOf(t, 0.9, oneFieldHashes("s", values...))
+	f := field(t, r, "s")
+	if f.Type != Utf8 || f.Valid != 9 || f.Invalid != 1 || f.Confidence != 0.9 {
+		t.Errorf("field with a non-UTF-8 value: %+v", f)
+	}
+}
