@@ -77,7 +77,7 @@ func (a *App) runDelete(ctx context.Context, o *DeleteOptions) (err error) {
 		if ctx.Err() != nil {
 			return errInterrupted
 		}
-		return err
+		return submitErr(g, err)
 	}
 	defer job.Close()
 	sum.Job = job.ID()

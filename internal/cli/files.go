@@ -25,6 +25,24 @@ func parquetRows(path string) (int64, error) {
 	return r.NumRows(), nil
 }
 
+// checkOutputDir reports an output whose directory does not exist or is
+// not a directory, before any job runs.
+func checkOutputDir(path string) error {
+	if path == "-" {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err == nil && !st.IsDir() {
+		err = fmt.Errorf("%s is not a directory", dir)
+	}
+	if err != nil {
+		return exitErr(ExitInput, "create the directory first, or write elsewhere; nothing was run",
+			&codec.FileError{Path: path, RowGroup: -1, Err: fmt.Errorf("output directory: %w", err)})
+	}
+	return nil
+}
+
 // outputFile writes a result file atomically: into a temporary file in the
 // target's directory, renamed over the target only when everything was
 // written. A failed or interrupted command leaves no partial output.

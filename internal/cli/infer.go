@@ -117,7 +117,7 @@ func (a *App) infer(ctx context.Context, rt *runtime, log hclog.Logger, req infe
 		if ctx.Err() != nil {
 			return nil, nil, errInterrupted
 		}
-		return nil, nil, err
+		return nil, nil, submitErr(&GlobalOptions{Redis: req.Redis}, err)
 	}
 	defer job.Close()
 	log.Debug("infer job submitted", "job", job.ID(), "pattern", req.Pattern)

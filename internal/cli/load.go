@@ -407,7 +407,7 @@ func (a *App) runLoad(ctx context.Context, o *LoadOptions) (err error) {
 		if ctx.Err() != nil {
 			return errInterrupted
 		}
-		return err
+		return submitErr(g, err)
 	}
 	defer job.Close()
 	sum.Job = job.ID()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -138,4 +140,24 @@ func needCluster(g *GlobalOptions, what string) error {
 			"%s needs a running cluster (--nats URL or REDSTAGE_NATS_URL): the embedded cluster lives only as long as one command", what)
 	}
 	return nil
+}
+
+// submitErr adds the (redacted) Redis URL to an unreachable-Redis error
+// when the coordinator's message does not name it.
+func submitErr(g *GlobalOptions, err error) error {
+	if errors.Is(err, cluster.ErrRedisUnreachable) {
+		if red := RedactURL(g.Redis); !strings.Contains(err.Error(), hostOf(g.Redis)) {
+			return fmt.Errorf("Redis at %s: %w", red, err)
+		}
+	}
+	return err
+}
+
+// hostOf returns host:port of a URL ("" if unparsable).
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "\x00"
+	}
+	return u.Host
 }

@@ -212,6 +212,9 @@ func (a *App) runScan(ctx context.Context, o *ScanOptions) (err error) {
 		a.emit(g, sum, o.Output == "-")
 	}()
 
+	if err := checkOutputDir(o.Output); err != nil {
+		return err
+	}
 	if o.SchemaFile != "" {
 		s, err := codec.ReadSchemaFile(o.SchemaFile)
 		if err != nil {
@@ -257,7 +260,7 @@ func (a *App) runScan(ctx context.Context, o *ScanOptions) (err error) {
 		if ctx.Err() != nil {
 			return errInterrupted
 		}
-		return err
+		return submitErr(g, err)
 	}
 	defer job.Close()
 	sum.Job = job.ID()
