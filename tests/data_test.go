@@ -70,7 +70,7 @@ func writeDataset(t testing.TB, path string, first, n int) {
 		if i%13 == 7 {
 			b.Field(6).(*array.TimestampBuilder).AppendNull()
 		} else {
-			b.Field(6).(*array.TimestampBuilder).Append(arrow.Timestamp(base.Add(time.Duration(rng.Int64N(int64(400*24*time.Hour)))).UnixMicro()))
+			b.Field(6).(*array.TimestampBuilder).Append(arrow.Timestamp(base.Add(time.Duration(rng.Int64N(int64(400 * 24 * time.Hour)))).UnixMicro()))
 		}
 		if b.Field(0).Len() == 65536 {
 			flush()

@@ -36,7 +36,9 @@ type dbsizer interface {
 
 type serverSize struct{ s *redistest.Server }
 
-func (s serverSize) DBSize(ctx context.Context) (int64, error) { return s.s.Client().DBSize(ctx).Result() }
+func (s serverSize) DBSize(ctx context.Context) (int64, error) {
+	return s.s.Client().DBSize(ctx).Result()
+}
 
 func keyCount(t testing.TB, r dbsizer) int64 {
 	t.Helper()
