@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"reflect"
@@ -144,6 +145,56 @@ func FuzzParseValue(f *testing.F) {
 			if !okt || us != tm.UnixMicro() {
 				t.Fatalf("ParseDatetime(%q) = %d, %v; time.Parse(RFC3339) says %d", s, us, okt, tm.UnixMicro())
 			}
+		}
+	})
+}
+
+func FuzzParseSchemaJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"fields":[{"name":"a","type":"int64"}]}`, `{"fields":[{"name":"a","type":"int64"}],"inference":{"sample_count":1}}`,
+		`{"fields":[]}`, `{}`, `[]`, `{"fields":[{"name":"a"}]}`, "{\n\"fields\": [\n{\"name\": 1}]}", `{"fields":[{"name":"a","type":"int64"},{"name":"a","type":"utf8"}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := ParseSchemaJSON(b, "fuzz.json")
+		if err != nil {
+			var se *SpecError
+			if !errors.As(err, &se) || !strings.HasPrefix(err.Error(), "fuzz.json: ") {
+				t.Fatalf("error %v is not a *SpecError naming the source", err)
+			}
+			return
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatalf("accepted an invalid schema: %v", err)
+		}
+	})
+}
+
+// FuzzInferrerState feeds arbitrary partial states (as a coordinator gets
+// them from workers): either an error, or a state whose result is sound.
+func FuzzInferrerState(f *testing.F) {
+	in := NewInferrer(DefaultInferOptions())
+	in.AddHash(map[string]string{"a": "1", "b": "x", "c": "2024-01-01"})
+	in.AddHash(map[string]string{"a": "2.5"})
+	good, _ := in.MarshalJSON()
+	f.Add(good)
+	f.Add([]byte(`{"threshold":0.5,"hashes":3,"fields":[{"name":"a","values":3,"candidates":{"utf8":3,"bool":2}}]}`))
+	f.Add([]byte(`{"hashes":1,"fields":[{"name":"","values":1,"candidates":{"utf8":1}}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var st Inferrer
+		if err := st.UnmarshalJSON(b); err != nil {
+			return
+		}
+		r := st.Result()
+		for _, fi := range r.Fields {
+			if fi.Valid < 0 || fi.Invalid < 0 || fi.Nulls < 0 || fi.Valid+fi.Invalid+fi.Nulls != fi.Samples ||
+				fi.Confidence < 0 || fi.Confidence > 1 || math.IsNaN(fi.Confidence) {
+				t.Fatalf("unsound field %+v from %s", fi, b)
+			}
+		}
+		if _, err := json.Marshal(r); err != nil {
+			t.Fatalf("result does not marshal: %v", err)
 		}
 	})
 }
