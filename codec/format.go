@@ -54,7 +54,8 @@ package codec
 // schema, only its fields are read, in schema order, and a column whose
 // stored type maps to a different codec type is an error. Parquet files
 // are read row group by row group (ParquetRowGroups, OpenParquetRowGroups),
-// so independent workers can each take some groups.
+// so independent workers can each take some groups. The arrows reader also
+// accepts an IPC file (it skips the leading magic), e.g. one piped to stdin.
 //
 // Writers. CSV writes a header line and each value in the codec text form
 // (FormatCell: int64 decimal, float64 shortest round-trip form, bool

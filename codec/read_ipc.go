@@ -52,7 +52,17 @@ func openIPCFile(path string, opts ReadOptions) (_ RecordReader, err error) {
 	return r, nil
 }
 
+// ipcFileMagic starts (and ends) an Arrow IPC file.
+const ipcFileMagic = "ARROW1\x00\x00"
+
+// newIPCStreamReader reads an Arrow IPC stream. An IPC file is a stream
+// wrapped in a magic string and a footer, so it is accepted too (for example
+// an .arrow file piped through stdin): the leading magic is skipped and the
+// footer after the stream's end marker is never read.
 func newIPCStreamReader(path string, src *streamSource, opts ReadOptions) (RecordReader, error) {
+	if b, err := src.Peek(len(ipcFileMagic)); err == nil && string(b) == ipcFileMagic {
+		src.Discard(len(ipcFileMagic))
+	}
 	sr, err := ipc.NewReader(src, ipc.WithAllocator(opts.Allocator))
 	if err != nil {
 		return nil, fileErr(path, fmt.Errorf("%w: not a readable Arrow IPC stream: %v (an Arrow IPC file needs format arrow)", ErrMalformedFile, err))
