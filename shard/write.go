@@ -80,9 +80,10 @@ type WriteOptions struct {
 	// MaxFailures caps the number of rejected and failed rows listed in
 	// WriteStats.Failures (default 100); all are counted.
 	MaxFailures int
-	// InFlight is the number of pipelines one call keeps in flight, each on
-	// its own connection, so encoding and network round trips overlap
-	// (default 2). Rows with the same key always share a pipeline, so the
+	// InFlight is the number of pipelines one call keeps in flight per
+	// master, each on its own connection, so encoding and round trips
+	// overlap (default 2). On a cluster each pipeline holds keys of one
+	// master. Rows with the same key always share a pipeline lane, so the
 	// last such row wins.
 	InFlight int
 }

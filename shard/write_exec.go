@@ -40,6 +40,12 @@ if ARGV[2] == 'px' then redis.call('PEXPIRE', key, ARGV[3])
 elseif ARGV[2] == 'at' then redis.call('PEXPIREAT', key, ARGV[3]) end
 return 1`)
 
+// writeLanesPerMaster gives each cluster master lanes of its own. Off,
+// every pipeline holds keys of all masters and go-redis splits it per
+// node (each round waits for the slowest master). A variable only so that
+// BenchmarkWriteLanes can compare the two.
+var writeLanesPerMaster = true
+
 // expiry of one key.
 type expiryKind uint8
 
@@ -116,6 +122,12 @@ type writeExecutor struct {
 	cur    []*writeBatch // batch being filled, per lane
 	free   chan *writeBatch
 	seed   maphash.Seed
+	// owner maps a cluster slot to the index of its master in the
+	// topology read at the start (nil for a standalone server): each
+	// master gets InFlight lanes of its own, so a pipeline goes to one
+	// master and a slow master does not hold up the others. A stale map
+	// only costs grouping: go-redis still routes every key by its slot.
+	owner []uint16
 	wg     sync.WaitGroup
 	load   sync.Mutex // serialises script loading
 }
@@ -124,14 +136,26 @@ func newWriteExecutor(ctx context.Context, c *Client, opts WriteOptions) *writeE
 	ictx, cancel := context.WithCancelCause(ctx)
 	ex := &writeExecutor{
 		ctx: ictx, cancel: cancel, parent: ctx, c: c, rdb: c.Redis(), opts: opts,
-		mode:  string(opts.Mode),
-		lanes: make([]*writeLane, opts.InFlight),
-		cur:   make([]*writeBatch, opts.InFlight),
-		free:  make(chan *writeBatch, 3*opts.InFlight),
-		seed:  maphash.MakeSeed(),
+		mode: string(opts.Mode),
+		seed: maphash.MakeSeed(),
 	}
+	nlanes := opts.InFlight
+	if t := c.Topology(); writeLanesPerMaster && c.IsCluster() && t != nil && len(t.Masters) > 1 {
+		ex.owner = make([]uint16, NumSlots)
+		for i, m := range t.Masters {
+			for _, r := range m.Slots {
+				for s := max(r.Start, 0); s <= min(r.End, NumSlots-1); s++ {
+					ex.owner[s] = uint16(i)
+				}
+			}
+		}
+		nlanes *= len(t.Masters)
+	}
+	ex.lanes = make([]*writeLane, nlanes)
+	ex.cur = make([]*writeBatch, nlanes)
 	// Per lane: one batch being filled, one queued, one executing.
-	for range 3 * opts.InFlight {
+	ex.free = make(chan *writeBatch, 3*nlanes)
+	for range 3 * nlanes {
 		ex.free <- &writeBatch{}
 	}
 	for i := range ex.lanes {
@@ -158,8 +182,12 @@ func (ex *writeExecutor) runLane(l *writeLane) {
 	}
 }
 
-// lane chooses the lane of key.
+// lane chooses the lane of key: the same key always gets the same lane.
 func (ex *writeExecutor) lane(key string) int {
+	if ex.owner != nil {
+		slot := KeySlot(key)
+		return int(ex.owner[slot])*ex.opts.InFlight + slot%ex.opts.InFlight
+	}
 	if len(ex.lanes) == 1 {
 		return 0
 	}
