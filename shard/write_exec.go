@@ -128,8 +128,8 @@ type writeExecutor struct {
 	// master and a slow master does not hold up the others. A stale map
 	// only costs grouping: go-redis still routes every key by its slot.
 	owner []uint16
-	wg     sync.WaitGroup
-	load   sync.Mutex // serialises script loading
+	wg    sync.WaitGroup
+	load  sync.Mutex // serialises script loading
 }
 
 func newWriteExecutor(ctx context.Context, c *Client, opts WriteOptions) *writeExecutor {
