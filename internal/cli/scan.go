@@ -51,7 +51,7 @@ func (a *App) scanCommand(g *GlobalOptions) *cobra.Command {
 		Long: `Scan reads every hash whose key matches the glob PATTERN (quote it in the shell)
 into typed columns and writes them to FILE, or to stdout as an Arrow IPC stream
 with -o -. The columns are: _key (unless --no-key), the schema's fields, _ttl
-(--include-ttl, seconds, null = no expiry) and _index (--row-index).
+(--include-ttl, seconds to expiry, -1 = none) and _index (--row-index).
 
 Without --schema, a schema is inferred first from a sample of the hashes and
 printed to stderr with its confidence warnings. A value that does not parse
@@ -82,7 +82,7 @@ renamed when complete: a failed scan leaves no partial file.`,
 	f.StringVar(&format, "format", "auto", "output format: auto (from the extension; arrows for -), parquet, csv, ndjson, arrow, arrows")
 	f.StringVar(&o.SchemaArg, "schema", "", "schema as name:type,... or @file (JSON, e.g. written by infer -o); default: infer one first")
 	f.StringVar(&fields, "fields", "", "only these fields, comma-separated (a subset of the schema)")
-	f.BoolVar(&o.IncludeTTL, "include-ttl", false, "add a _ttl column: seconds to expiry (null = none)")
+	f.BoolVar(&o.IncludeTTL, "include-ttl", false, "add a _ttl column: seconds to expiry (-1 = none)")
 	f.BoolVar(&o.RowIndex, "row-index", false, "add a _index column numbering the output rows from 0")
 	f.BoolVar(&o.NoKey, "no-key", false, "leave out the _key column")
 	f.BoolVar(&o.Strict, "strict", false, "fail on a value that does not parse under its type (default: null, counted)")
