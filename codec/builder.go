@@ -32,7 +32,6 @@ type RecordBuilder struct {
 	ttl     *array.Int64Builder
 	index   *array.Uint64Builder
 	cols    []column
-	cells   []cell
 	invalid []int64
 	rows    int
 
@@ -51,13 +50,6 @@ type column struct {
 	ts  *array.TimestampBuilder
 }
 
-// cell holds one parsed value between validation and appending.
-type cell struct {
-	ok bool // false = null
-	i  int64
-	f  float64
-}
-
 // NewRecordBuilder returns a builder for schema s; see Schema.ArrowSchema for
 // the column layout. mem is the allocator for the Arrow buffers.
 func NewRecordBuilder(mem memory.Allocator, s *Schema, opts BuilderOptions) (*RecordBuilder, error) {
@@ -71,7 +63,6 @@ func NewRecordBuilder(mem memory.Allocator, s *Schema, opts BuilderOptions) (*Re
 		opts:    opts,
 		rb:      array.NewRecordBuilder(mem, as),
 		cols:    make([]column, len(s.Fields)),
-		cells:   make([]cell, len(s.Fields)),
 		invalid: make([]int64, len(s.Fields)),
 		vals:    make([]string, len(s.Fields)),
 		pres:    make([]bool, len(s.Fields)),
@@ -126,47 +117,32 @@ func (b *RecordBuilder) Append(key string, values []string, present []bool, ttl 
 		return fmt.Errorf("appending key %q: %w: %d values and %d presence flags for %d schema fields",
 			key, ErrSchemaMismatch, len(values), len(present), len(b.cols))
 	}
-	for i := range b.cols {
-		c := &b.cells[i]
-		c.ok = false
-		if present != nil && !present[i] {
-			continue
-		}
-		v := values[i]
-		t := b.cols[i].typ
-		if v == "" {
-			c.ok = t == Utf8 // the empty string; null for other types
-			continue
-		}
-		if !parseCell(t, v, c) {
-			b.invalid[i]++
-			if b.opts.Strict {
-				return &ParseError{Key: key, Field: b.schema.Fields[i].Name, Value: v, Want: t}
-			}
+	if b.opts.Strict {
+		if err := b.check(key, values, present); err != nil {
+			return err
 		}
 	}
 	if b.key != nil {
 		b.key.Append(key)
 	}
 	for i := range b.cols {
-		col, c := &b.cols[i], &b.cells[i]
-		if !c.ok {
+		col := &b.cols[i]
+		if present != nil && !present[i] {
 			col.appendNull()
 			continue
 		}
-		switch col.typ {
-		case Utf8:
-			col.str.Append(values[i])
-		case Int64:
-			col.i64.Append(c.i)
-		case Float64:
-			col.f64.Append(c.f)
-		case Bool:
-			col.b.Append(c.i != 0)
-		case Date:
-			col.d32.Append(arrow.Date32(c.i))
-		case Datetime:
-			col.ts.Append(arrow.Timestamp(c.i))
+		v := values[i]
+		if v == "" {
+			if col.typ == Utf8 {
+				col.str.Append("")
+			} else {
+				col.appendNull()
+			}
+			continue
+		}
+		if !col.appendValue(v) {
+			b.invalid[i]++
+			col.appendNull()
 		}
 	}
 	if b.ttl != nil {
@@ -179,30 +155,81 @@ func (b *RecordBuilder) Append(key string, values []string, present []bool, ttl 
 	return nil
 }
 
-// parseCell parses v as type t into c and reports success.
-func parseCell(t Type, v string, c *cell) bool {
+// check returns a *ParseError for the first present, non-empty value that
+// does not parse (Strict mode), counting it in Invalid.
+func (b *RecordBuilder) check(key string, values []string, present []bool) error {
+	for i := range b.cols {
+		if (present != nil && !present[i]) || values[i] == "" {
+			continue
+		}
+		if t := b.cols[i].typ; !valid(t, values[i]) {
+			b.invalid[i]++
+			return &ParseError{Key: key, Field: b.schema.Fields[i].Name, Value: values[i], Want: t}
+		}
+	}
+	return nil
+}
+
+// valid reports whether v parses as type t.
+func valid(t Type, v string) (ok bool) {
 	switch t {
 	case Utf8:
-		c.ok = utf8.ValidString(v) // Arrow strings must be UTF-8
+		ok = utf8.ValidString(v)
 	case Int64:
-		c.i, c.ok = ParseInt64(v)
+		_, ok = ParseInt64(v)
 	case Float64:
-		c.f, c.ok = ParseFloat64(v)
+		_, ok = ParseFloat64(v)
 	case Bool:
-		var bv bool
-		bv, c.ok = ParseBool(v)
-		c.i = 0
-		if bv {
-			c.i = 1
-		}
+		_, ok = ParseBool(v)
 	case Date:
-		var d int32
-		d, c.ok = ParseDate(v)
-		c.i = int64(d)
+		_, ok = ParseDate(v)
 	case Datetime:
-		c.i, c.ok = ParseDatetime(v)
+		_, ok = ParseDatetime(v)
 	}
-	return c.ok
+	return ok
+}
+
+// appendValue parses v and appends it; it appends nothing and returns
+// false if v does not parse.
+func (c *column) appendValue(v string) bool {
+	switch c.typ {
+	case Utf8:
+		if !utf8.ValidString(v) { // Arrow strings must be UTF-8
+			return false
+		}
+		c.str.Append(v)
+	case Int64:
+		n, ok := ParseInt64(v)
+		if !ok {
+			return false
+		}
+		c.i64.Append(n)
+	case Float64:
+		f, ok := ParseFloat64(v)
+		if !ok {
+			return false
+		}
+		c.f64.Append(f)
+	case Bool:
+		bv, ok := ParseBool(v)
+		if !ok {
+			return false
+		}
+		c.b.Append(bv)
+	case Date:
+		d, ok := ParseDate(v)
+		if !ok {
+			return false
+		}
+		c.d32.Append(arrow.Date32(d))
+	case Datetime:
+		us, ok := ParseDatetime(v)
+		if !ok {
+			return false
+		}
+		c.ts.Append(arrow.Timestamp(us))
+	}
+	return true
 }
 
 func (c *column) appendNull() {
