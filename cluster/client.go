@@ -27,6 +27,9 @@ type ClientConfig struct {
 	TempDir        string // sorted results: where runs are spilled ("" = os.TempDir())
 	// ChunkCompression of uploaded load chunks ("" = none).
 	ChunkCompression codec.Compression
+	// RetryFor: an uploading load keeps retrying its requests this long
+	// while no coordinator answers (one restarting), then fails (2m).
+	RetryFor time.Duration
 }
 
 // DefaultClientConfig returns the defaults.
@@ -36,13 +39,14 @@ func DefaultClientConfig() ClientConfig {
 		RequestTimeout: 30 * time.Second,
 		ChunkRows:      65536,
 		ChunkBytes:     8 << 20,
+		RetryFor:       2 * time.Minute,
 	}
 }
 
 // Validate checks the configuration.
 func (c ClientConfig) Validate() error {
-	if c.RequestTimeout <= 0 || c.ChunkRows <= 0 || c.ChunkBytes <= 0 {
-		return errors.New("client config: RequestTimeout, ChunkRows and ChunkBytes must be positive")
+	if c.RequestTimeout <= 0 || c.ChunkRows <= 0 || c.ChunkBytes <= 0 || c.RetryFor < 0 {
+		return errors.New("client config: RequestTimeout, ChunkRows and ChunkBytes must be positive, RetryFor not negative")
 	}
 	if _, err := codec.ParseCompression(string(c.ChunkCompression)); err != nil {
 		return fmt.Errorf("client config: %w", err)
@@ -149,13 +153,36 @@ func (c *Client) request(ctx context.Context, op string, req, rep any) error {
 	msg, err := c.nc.RequestWithContext(rctx, subjAPIPrefix+op, b)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return fmt.Errorf("%s: %w on NATS %s; start one (coordinator --nats URL) or run without --nats", op, ErrNoCoordinator, c.nc.ConnectedUrlRedacted())
+		where := "the embedded NATS server"
+		if c.nc.Opts.InProcessServer == nil {
+			where = "NATS " + c.nc.ConnectedUrlRedacted()
+		}
+		return fmt.Errorf("%s: %w on %s; start one (coordinator --nats URL) or run without --nats", op, ErrNoCoordinator, where)
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
-		return fmt.Errorf("%s: the coordinator did not answer within %s: %w", op, c.cfg.RequestTimeout, err)
+		return fmt.Errorf("%s: %w within %s: %w", op, ErrNoCoordinator, c.cfg.RequestTimeout, err)
 	case err != nil:
 		return fmt.Errorf("%s request: %w", op, err)
 	}
 	return decodeReply(msg, rep)
+}
+
+// requestRetry is request for idempotent requests: while no coordinator
+// answers it retries, with backoff, for up to RetryFor.
+func (c *Client) requestRetry(ctx context.Context, op string, req, rep any) error {
+	deadline := time.Now().Add(c.cfg.RetryFor)
+	delay := 100 * time.Millisecond
+	for {
+		err := c.request(ctx, op, req, rep)
+		if err == nil || !errors.Is(err, ErrNoCoordinator) || time.Now().Add(delay).After(deadline) {
+			return err
+		}
+		c.log.Warn("no coordinator answering, retrying", "request", op, "delay", delay)
+		sleepCtx(ctx, delay)
+		if ctx.Err() != nil {
+			return err
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
 }
 
 // Submit validates spec and submits a scan, infer or delete job. The

@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"github.com/redstage/redstage/shard"
 	"net/url"
 	"strings"
 	"time"
@@ -162,13 +163,13 @@ func validateRedisURL(raw string) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("redis URL %s: %w", redactURL(raw), err)
+		return fmt.Errorf("redis URL %s: %w", shard.RedactURL(raw), err)
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix" {
-		return fmt.Errorf("redis URL %s: scheme %q, want redis:// or rediss://", redactURL(raw), u.Scheme)
+		return fmt.Errorf("redis URL %s: scheme %q, want redis:// or rediss://", shard.RedactURL(raw), u.Scheme)
 	}
 	if u.Scheme != "unix" && u.Host == "" {
-		return fmt.Errorf("redis URL %s: no host", redactURL(raw))
+		return fmt.Errorf("redis URL %s: no host", shard.RedactURL(raw))
 	}
 	return nil
 }
@@ -294,7 +295,7 @@ func (in *InferSpec) validate() error {
 }
 
 // redisTarget returns the redacted Redis URL.
-func (s *JobSpec) redisTarget() string { return redactURL(s.Redis) }
+func (s *JobSpec) redisTarget() string { return shard.RedactURL(s.Redis) }
 
 // target describes what the job works on, for listings.
 func (s *JobSpec) target() string {

@@ -49,7 +49,7 @@ func (j *Job) upload(ctx context.Context, inputs []LoadInput) (err error) {
 		}
 	}
 	req := inputRequest{Job: j.id, Chunks: u.chunks, Rows: int64(u.offset), Bytes: u.bytes}
-	if err := j.c.request(ctx, opInput, req, nil); err != nil {
+	if err := j.c.requestRetry(ctx, opInput, req, nil); err != nil {
 		err = fmt.Errorf("ending input of job %s: %w", j.id, err)
 		j.abortInput(err)
 		return err
@@ -60,9 +60,9 @@ func (j *Job) upload(ctx context.Context, inputs []LoadInput) (err error) {
 
 // abortInput tells the coordinator the input failed (best effort).
 func (j *Job) abortInput(cause error) {
-	ctx, cancel := context.WithTimeout(context.Background(), j.c.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), j.c.cfg.RequestTimeout+j.c.cfg.RetryFor)
 	defer cancel()
-	err := j.c.request(ctx, opInput, inputRequest{Job: j.id, Error: cause.Error()}, nil)
+	err := j.c.requestRetry(ctx, opInput, inputRequest{Job: j.id, Error: cause.Error()}, nil)
 	if err != nil && !errors.Is(err, ErrJobFinished) {
 		j.log.Warn("reporting input failure", "error", err)
 	}
@@ -169,7 +169,7 @@ func (u *uploader) flush() error {
 	}
 	ref := chunkRef{Object: cw.name, Offset: u.offset, Rows: cw.rows, Bytes: size}
 	req := chunkRequest{Job: u.job.id, Index: u.chunks, Chunk: ref}
-	if err := u.job.c.request(u.ctx, opChunk, req, nil); err != nil {
+	if err := u.job.c.requestRetry(u.ctx, opChunk, req, nil); err != nil {
 		return fmt.Errorf("queueing chunk %d of job %s: %w", u.chunks, u.job.id, err)
 	}
 	u.chunks++

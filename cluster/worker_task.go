@@ -122,6 +122,13 @@ func (w *Worker) handle(hardCtx context.Context, msg jetstream.Msg) {
 		if runErr == nil {
 			runErr = cause
 		}
+		if active, err := w.taskActive(context.WithoutCancel(ctx), &tm); err == nil && !active {
+			// A late execution whose task was decided (or whose job ended)
+			// meanwhile: its failure (say, its chunk is gone) is moot.
+			log.Info("late execution stopped: task already decided", "error", runErr)
+			_ = msg.Ack()
+			return
+		}
 		w.failed.Add(1)
 		ev.Type, ev.Error = evFailed, runErr.Error()
 		ev.Code = w.exec.Classify(runErr)
