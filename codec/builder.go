@@ -259,6 +259,10 @@ func (b *RecordBuilder) AppendMap(key string, m map[string]string, ttl int64, in
 	return b.Append(key, b.vals, b.pres, ttl, index)
 }
 
+// Reserve makes room for n more rows in every column, so that appending
+// them does not grow buffers row by row.
+func (b *RecordBuilder) Reserve(n int) { b.rb.Reserve(n) }
+
 // Len returns the number of rows appended since the last NewRecordBatch.
 func (b *RecordBuilder) Len() int { return b.rows }
 

@@ -179,9 +179,10 @@ func TestRecordBuilderAppendMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Release()
-	if b.ArrowSchema().NumFields() != 2 {
+	if b.ArrowSchema().NumFields() != 2 || b.Schema() != s {
 		t.Fatalf("no meta columns expected: %v", b.ArrowSchema())
 	}
+	b.Reserve(100)
 	if err := b.AppendMap("k", map[string]string{"a": "7", "extra": "ignored"}, 0, 0); err != nil {
 		t.Fatal(err)
 	}
