@@ -185,7 +185,8 @@ func (fc *fieldCounts) choose(threshold float64) Type {
 		}
 	}
 	for _, t := range preference {
-		if float64(fc.cand[t]) >= threshold*float64(fc.values) {
+		// a small tolerance so that, e.g., 7 of 10 meets 0.7 despite rounding
+		if float64(fc.cand[t])/float64(fc.values) >= threshold-1e-12 {
 			return t
 		}
 	}

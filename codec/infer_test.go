@@ -431,3 +431,21 @@ func TestInferInvalidUTF8(t *testing.T) {
 		t.Errorf("field with a non-UTF-8 value: %+v", f)
 	}
 }
+
+func TestInferThresholdBoundary(t *testing.T) {
+	// exactly threshold × values fit: chosen (no float rounding surprises)
+	for _, tc := range []struct {
+		ints, words int
+		threshold   float64
+	}{{7, 3, 0.7}, {9, 1, 0.9}, {19, 1, 0.95}, {3, 7, 0.3}, {29, 71, 0.29}, {57, 43, 0.57}} {
+		values := append(seq(tc.ints, strconv.Itoa), seq(tc.words, func(i int) string { return "w" + strconv.Itoa(i) })...)
+		f := field(t, inferOf(t, tc.threshold, oneFieldHashes("n", values...)), "n")
+		if f.Type != Int64 {
+			t.Errorf("%d ints + %d words at threshold %v: %s; want int64", tc.ints, tc.words, tc.threshold, f.Type)
+		}
+		below := field(t, inferOf(t, tc.threshold+0.001, oneFieldHashes("n", values...)), "n")
+		if below.Type != Utf8 {
+			t.Errorf("%d ints + %d words at threshold %v: %s; want utf8", tc.ints, tc.words, tc.threshold+0.001, below.Type)
+		}
+	}
+}
