@@ -290,3 +290,54 @@ func procCPU(ps *os.ProcessState) float64 {
 	}
 	return (ps.UserTime() + ps.SystemTime()).Seconds()
 }
+
+// BenchmarkWriteLanes measures the pipelining knobs of one WriteBatch task
+// (append and replace mode): pipelines in flight per master and keys per
+// pipeline on a standalone server, and per-master lanes against go-redis
+// splitting mixed pipelines on a 3-master cluster.
+func BenchmarkWriteLanes(b *testing.B) {
+	rows := min(*benchWriteRows, 300_000)
+	chunks := benchWriteChunks(b, rows, *benchWriteChunk)
+	run := func(b *testing.B, c *shard.Client, flush func(), opts shard.WriteOptions) {
+		for range b.N {
+			flush()
+			b.ResetTimer()
+			start := time.Now()
+			writeChunks(b, c, chunks, 1, opts)
+			b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "rows/s")
+		}
+	}
+	b.Run("standalone", func(b *testing.B) {
+		srv := redistest.StartServer(b)
+		c, err := shard.Dial(context.Background(), srv.URL())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		for _, mode := range []shard.WriteMode{shard.ModeAppend, shard.ModeReplace} {
+			for _, inflight := range []int{1, 2, 3, 4} {
+				for _, pipe := range []int{128, 512, 2048} {
+					b.Run(fmt.Sprintf("%s-inflight%d-pipeline%d", mode, inflight, pipe), func(b *testing.B) {
+						run(b, c, srv.FlushAll, shard.WriteOptions{Prefix: "key:", Mode: mode, InFlight: inflight, Pipeline: pipe})
+					})
+				}
+			}
+		}
+	})
+	b.Run("cluster", func(b *testing.B) {
+		cl := redistest.StartCluster(b, redistest.ClusterOptions{})
+		c, err := shard.Dial(context.Background(), cl.URL())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		for _, mode := range []shard.WriteMode{shard.ModeAppend, shard.ModeReplace} {
+			for _, perMaster := range []bool{true, false} {
+				b.Run(fmt.Sprintf("%s-lanes-per-master-%v", mode, perMaster), func(b *testing.B) {
+					defer shard.SetWriteLanesPerMaster(perMaster)()
+					run(b, c, cl.FlushAll, shard.WriteOptions{Prefix: "key:", Mode: mode})
+				})
+			}
+		}
+	})
+}

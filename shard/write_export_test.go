@@ -1,0 +1,9 @@
+package shard
+
+// SetWriteLanesPerMaster switches per-master write lanes for benchmarks
+// (package shard_test) and returns a function restoring the old value.
+func SetWriteLanesPerMaster(on bool) (restore func()) {
+	old := writeLanesPerMaster
+	writeLanesPerMaster = on
+	return func() { writeLanesPerMaster = old }
+}
