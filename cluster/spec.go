@@ -192,9 +192,6 @@ func validatePattern(p string) error {
 			if j < len(p) && p[j] == '^' {
 				j++
 			}
-			if j < len(p) && p[j] == ']' { // a leading ] is literal
-				j++
-			}
 			for j < len(p) && p[j] != ']' {
 				if p[j] == '\\' {
 					j++
