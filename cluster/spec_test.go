@@ -15,7 +15,9 @@ func TestJobSpecValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	const url = "redis://127.0.0.1:6379"
-	scan := func(p string) *ScanSpec { return &ScanSpec{Pattern: p, Schema: schema, Meta: codec.DefaultMetaColumns()} }
+	scan := func(p string) *ScanSpec {
+		return &ScanSpec{Pattern: p, Schema: schema, Meta: codec.DefaultMetaColumns()}
+	}
 	cases := []struct {
 		name string
 		spec JobSpec
