@@ -1,0 +1,263 @@
+package shard
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/redstage/redstage/codec"
+	"github.com/redstage/redstage/internal/redistest"
+)
+
+const (
+	stableKeys = 200_000
+	otherKeys  = 20_000
+)
+
+func testSchema(t testing.TB) *codec.Schema {
+	t.Helper()
+	s, err := codec.ParseSchemaSpec("f0:utf8,f1:utf8,f2:utf8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// keyIndex parses the number of a "h:<i>" key; -1 for other keys.
+func keyIndex(k string) int {
+	rest, ok := strings.CutPrefix(k, "h:")
+	if !ok {
+		return -1
+	}
+	i, err := strconv.Atoi(rest)
+	if err != nil {
+		return -1
+	}
+	return i
+}
+
+// scanResult gathers the rows of many partitions.
+type scanResult struct {
+	mu     sync.Mutex
+	counts map[string]int
+	stats  ScanStats
+	bad    []string // rows whose values are wrong
+}
+
+func newScanResult() *scanResult { return &scanResult{counts: map[string]int{}} }
+
+func (r *scanResult) add(rec arrow.RecordBatch) {
+	keys := rec.Column(0).(*array.String)
+	f1 := rec.Column(2).(*array.String)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := 0; i < keys.Len(); i++ {
+		k := keys.Value(i)
+		r.counts[k]++
+		if n := keyIndex(k); n >= 0 && (f1.IsNull(i) || f1.Value(i) != "v"+strconv.Itoa(n)+"_1") && len(r.bad) < 5 {
+			r.bad = append(r.bad, fmt.Sprintf("%s f1=%q", k, f1.Value(i)))
+		}
+	}
+}
+
+// runPartitions scans every partition, `parallel` at a time, and returns
+// the first error.
+func runPartitions(ctx context.Context, c *Client, parts []Partition, opts ScanOptions, parallel int, res *scanResult, onBatch func()) error {
+	sem := make(chan struct{}, parallel)
+	errs := make(chan error, len(parts))
+	var wg sync.WaitGroup
+	for _, p := range parts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			st, err := ScanPartition(ctx, c, p, opts, func(rec arrow.RecordBatch) error {
+				res.add(rec)
+				if onBatch != nil {
+					onBatch()
+				}
+				return nil
+			})
+			res.mu.Lock()
+			res.stats.Rows += st.Rows
+			res.stats.Scanned += st.Scanned
+			res.stats.Duplicates += st.Duplicates
+			res.stats.OtherTypes += st.OtherTypes
+			res.stats.Vanished += st.Vanished
+			res.stats.Retries += st.Retries
+			res.mu.Unlock()
+			if err != nil {
+				errs <- fmt.Errorf("%s: %w", p, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// checkExactlyOnce verifies that every stable key h:0..n-1 came out once and
+// that other keys (churn, prefix c:) came out at most once and nothing else
+// appeared.
+func checkExactlyOnce(t *testing.T, res *scanResult, n int) {
+	t.Helper()
+	missing, twice, strays := 0, 0, 0
+	var examples []string
+	for i := range n {
+		k := "h:" + strconv.Itoa(i)
+		switch res.counts[k] {
+		case 1:
+		case 0:
+			missing++
+			if len(examples) < 5 {
+				examples = append(examples, k+" missing")
+			}
+		default:
+			twice++
+			if len(examples) < 5 {
+				examples = append(examples, fmt.Sprintf("%s %d times", k, res.counts[k]))
+			}
+		}
+	}
+	for k, c := range res.counts {
+		if keyIndex(k) >= 0 && keyIndex(k) < n {
+			continue
+		}
+		if !strings.HasPrefix(k, "c:") || c > 1 {
+			strays++
+			if len(examples) < 10 {
+				examples = append(examples, fmt.Sprintf("unexpected %s ×%d", k, c))
+			}
+		}
+	}
+	if missing+twice+strays > 0 || len(res.bad) > 0 {
+		t.Fatalf("%d missing, %d repeated, %d unexpected of %d keys; %v; bad values %v", missing, twice, strays, n, examples, res.bad)
+	}
+}
+
+func dial(t testing.TB, url string) *Client {
+	t.Helper()
+	c, err := Dial(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func scanOpts(t testing.TB) ScanOptions {
+	o := DefaultScanOptions(testSchema(t))
+	o.BatchSize = 4096
+	return o
+}
+
+func TestScanPartitionsStandalone(t *testing.T) {
+	srv := redistest.StartServer(t)
+	srv.Load(stableKeys, redistest.HashGen("h:", 3))
+	srv.Load(otherKeys, redistest.MixedGen("o:"))
+	c := dial(t, srv.URL())
+	ctx := context.Background()
+	for _, tasks := range []int{1, 8, 64} {
+		t.Run(fmt.Sprintf("tasks=%d", tasks), func(t *testing.T) {
+			parts, err := PlanScan(ctx, c, PlanOptions{Tasks: tasks})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(parts) != tasks || parts[0].Kind != KindCursor {
+				t.Fatalf("planned %d %s partitions, want %d cursor", len(parts), parts[0].Kind, tasks)
+			}
+			res := newScanResult()
+			if err := runPartitions(ctx, c, parts, scanOpts(t), 4, res, nil); err != nil {
+				t.Fatal(err)
+			}
+			checkExactlyOnce(t, res, stableKeys)
+			if res.stats.Rows != stableKeys {
+				t.Fatalf("stats.Rows = %d", res.stats.Rows)
+			}
+			t.Logf("tasks %d: scanned %d, boundary retries %d, duplicates dropped %d",
+				tasks, res.stats.Scanned, res.stats.Retries, res.stats.Duplicates)
+		})
+	}
+	t.Run("pattern", func(t *testing.T) {
+		parts, err := PlanScan(ctx, c, PlanOptions{Tasks: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := scanOpts(t)
+		o.Pattern = "h:1?"
+		res := newScanResult()
+		if err := runPartitions(ctx, c, parts, o, 4, res, nil); err != nil {
+			t.Fatal(err)
+		}
+		if len(res.counts) != 10 || res.counts["h:10"] != 1 || res.counts["h:19"] != 1 {
+			t.Fatalf("pattern h:1? gave %v", res.counts)
+		}
+	})
+}
+
+func TestScanPartitionsCluster(t *testing.T) {
+	cl := redistest.StartCluster(t, redistest.ClusterOptions{})
+	cl.Load(stableKeys, redistest.HashGen("h:", 3))
+	cl.Load(otherKeys, redistest.MixedGen("o:"))
+	c := dial(t, cl.URL())
+	ctx := context.Background()
+	for _, tasks := range []int{1, 8, 64} {
+		t.Run(fmt.Sprintf("tasks=%d", tasks), func(t *testing.T) {
+			parts, err := PlanScan(ctx, c, PlanOptions{Tasks: tasks})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if parts[0].Kind != KindSlots || len(parts) != max(tasks, 3) {
+				t.Fatalf("planned %d %s partitions for %d tasks", len(parts), parts[0].Kind, tasks)
+			}
+			res := newScanResult()
+			if err := runPartitions(ctx, c, parts, scanOpts(t), 4, res, nil); err != nil {
+				t.Fatal(err)
+			}
+			checkExactlyOnce(t, res, stableKeys)
+			if res.stats.OtherTypes != otherKeys {
+				t.Fatalf("OtherTypes = %d, want %d", res.stats.OtherTypes, otherKeys)
+			}
+		})
+	}
+	t.Run("cursor-per-node", func(t *testing.T) {
+		parts, err := PlanScan(ctx, c, PlanOptions{Tasks: 24, Kind: KindCursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(parts) != 24 {
+			t.Fatalf("%d partitions", len(parts))
+		}
+		res := newScanResult()
+		if err := runPartitions(ctx, c, parts, scanOpts(t), 4, res, nil); err != nil {
+			t.Fatal(err)
+		}
+		checkExactlyOnce(t, res, stableKeys)
+	})
+	t.Run("hashtag-pattern", func(t *testing.T) {
+		cl.Load(50, func(i int) []string { return []string{"HSET", "t:{grp}:" + strconv.Itoa(i), "f1", "x"} })
+		parts, err := PlanScan(ctx, c, PlanOptions{Tasks: 8, Pattern: "t:{grp}:*"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(parts) != 1 || parts[0].SlotStart != KeySlot("grp") || parts[0].SlotEnd != parts[0].SlotStart {
+			t.Fatalf("partitions %+v", parts)
+		}
+		o := scanOpts(t)
+		o.Pattern = "t:{grp}:*"
+		res := newScanResult()
+		if err := runPartitions(ctx, c, parts, o, 1, res, nil); err != nil {
+			t.Fatal(err)
+		}
+		if len(res.counts) != 50 {
+			t.Fatalf("%d keys", len(res.counts))
+		}
+	})
+}

@@ -1,0 +1,105 @@
+package shard
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// keySource yields the keys of one partition, each key of the partition at
+// most once (the de-duplication happens here), in chunks.
+type keySource interface {
+	// next returns the next chunk of keys; io.EOF when the partition is done.
+	next(ctx context.Context) ([]string, error)
+	// finish runs the end-of-task checks (same server process, same
+	// topology) that make the keys already returned trustworthy.
+	finish(ctx context.Context) error
+	// hashOnly reports whether the keys are known to be hashes (SCAN TYPE
+	// hash); slot enumeration returns keys of every type.
+	hashOnly() bool
+}
+
+// sourceStats are counters shared by the sources.
+type sourceStats struct {
+	scanned    int64 // keys returned by the server for the partition
+	duplicates int64 // repeats dropped
+	calls      int64 // SCAN / GETKEYSINSLOT calls
+	retries    int64 // SCAN calls discarded because they crossed the partition end
+}
+
+// sourceOptions configure a key source.
+type sourceOptions struct {
+	pattern string
+	count   int // SCAN COUNT hint
+	window  int // de-dup window in keys; < 0 unbounded
+}
+
+const defaultWindow = 1 << 16
+
+func openSource(ctx context.Context, c *Client, p Partition, o sourceOptions, st *sourceStats) (keySource, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if o.count <= 0 {
+		o.count = 1000
+	}
+	if o.window == 0 {
+		o.window = defaultWindow
+	}
+	rc := newRunCheck(c, p)
+	if p.Kind == KindSlots {
+		// Slot listing keeps no server-side state: a restarted node is
+		// simply listed again (keys it lost were not present throughout).
+		rc.p.RunID = ""
+	}
+	if err := rc.check(ctx); err != nil {
+		return nil, err
+	}
+	switch p.Kind {
+	case KindCursor:
+		return newCursorSource(ctx, c, p, o, st, rc)
+	case KindSlots:
+		return newSlotsSource(ctx, c, p, o, st, rc)
+	case KindSlotCursor:
+		return newSlotCursorSource(ctx, c, p, o, st, rc)
+	}
+	return nil, fmt.Errorf("%w: unknown kind %q", ErrInvalidPartition, p.Kind)
+}
+
+// runCheck compares the node's run_id with the partition's, at the start,
+// at most once per interval while scanning, and at the end.
+type runCheck struct {
+	c        *Client
+	p        Partition
+	node     *redis.Client
+	last     time.Time
+	interval time.Duration
+}
+
+func newRunCheck(c *Client, p Partition) *runCheck {
+	return &runCheck{c: c, p: p, node: c.Node(p.Node), interval: time.Second}
+}
+
+func (r *runCheck) check(ctx context.Context) error {
+	r.last = time.Now()
+	if r.p.RunID == "" {
+		return nil
+	}
+	id, err := r.c.runID(ctx, r.p.Node)
+	if err != nil {
+		return fmt.Errorf("partition %s: %w", r.p, err)
+	}
+	if id != r.p.RunID {
+		return fmt.Errorf("partition %s: run_id %s, planned with %s: %w", r.p, id, r.p.RunID, ErrServerRestarted)
+	}
+	return nil
+}
+
+func (r *runCheck) maybe(ctx context.Context) error {
+	if time.Since(r.last) < r.interval {
+		return nil
+	}
+	return r.check(ctx)
+}
