@@ -84,6 +84,7 @@ var writeSuite = []struct {
 	{"many-fields", testWriteManyFields},
 	{"noscript", testWriteNoScript},
 	{"many-keys", testWriteManyKeys},
+	{"round-trip-scan", testWriteScanRoundTrip},
 }
 
 // ---- record building ----
