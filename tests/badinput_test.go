@@ -27,14 +27,14 @@ func TestBadInput(t *testing.T) {
 	}
 	var good strings.Builder
 	good.WriteString("id,name,age\n")
-	for i := 0; i < 5000; i++ {
+	for i := 0; i < 12000; i++ {
 		fmt.Fprintf(&good, "%d,name %d,%d\n", i, i, 20+i%50)
 	}
 	goodCSV := write("good.csv", good.String())
-	// A bad line far past the inference sample, after a good file: the
+	// A bad line past the inference sample (10000 rows), after a good file: the
 	// precheck must catch it before anything is written.
-	badCSV := write("bad.csv", good.String()+"5000,\"unterminated,33\n5001,x,1\n")
-	badValue := write("badvalue.csv", good.String()+"5000,x,forty\n")
+	badCSV := write("bad.csv", good.String()+"12000,\"unterminated,33\n12001,x,1\n")
+	badValue := write("badvalue.csv", good.String()+"12000,x,forty\n")
 	out := filepath.Join(dir, "out.parquet")
 	closedPort := freePort(t)
 
@@ -46,9 +46,9 @@ func TestBadInput(t *testing.T) {
 		msg  []string // all must appear in stderr
 	}{
 		{"malformed CSV line", []string{"load", goodCSV, badCSV, "--key-column", "id"}, nil, 3,
-			[]string{"bad.csv line 5002", "malformed"}},
+			[]string{"bad.csv line 12002", "malformed"}},
 		{"unparsable value past the sample", []string{"load", badValue, "--key-column", "id"}, nil, 3,
-			[]string{"badvalue.csv line 5002", "forty"}},
+			[]string{"badvalue.csv line 12002", "forty"}},
 		{"missing key column", []string{"load", goodCSV, "--key-column", "user_id"}, nil, 3,
 			[]string{`key column "user_id" not found`, "id, name, age"}},
 		{"unknown type in a schema", []string{"scan", "x:*", "--schema", "id:int64,age:integer32", "-o", out}, nil, 2,
