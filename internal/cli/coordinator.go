@@ -107,7 +107,7 @@ func (o *CoordinatorOptions) finish(cmd *cobra.Command, getenv func(string) stri
 }
 
 func (a *App) runCoordinator(ctx context.Context, o *CoordinatorOptions) error {
-	log := newLogger("coordinator", o.Log, a.Stderr)
+	log := newLogger("redstage", o.Log, a.Stderr)
 	o.Config.Logger = log
 	var ns *cluster.NATSServer
 	var nc *nats.Conn
@@ -116,7 +116,7 @@ func (a *App) runCoordinator(ctx context.Context, o *CoordinatorOptions) error {
 		host, port, _ := parseListenAddr(o.EmbeddedNATS)
 		ncfg := cluster.DefaultNATSConfig()
 		ncfg.Host, ncfg.Port, ncfg.StoreDir, ncfg.MaxPayload = host, port, o.Store, o.MaxPayload
-		ncfg.Logger = log.Named("nats")
+		ncfg.Logger = log
 		if ns, err = cluster.StartNATS(ncfg); err != nil {
 			return exitErr(ExitCluster, "check that the address is free and the store directory writable", fmt.Errorf("starting the embedded NATS server on %s: %w", o.EmbeddedNATS, err))
 		}

@@ -93,6 +93,10 @@ func Classify(err error) (int, string) {
 	}
 	var je *cluster.JobError
 	if errors.As(err, &je) {
+		var fe *codec.FileError
+		if je.Cause != nil && errors.As(je.Cause, &fe) {
+			return ExitInput, "fix the file at the line named above and run the load again (it is safe to rerun); chunks read before the bad line may have been written: --report FILE says how many"
+		}
 		if je.State == cluster.JobCancelled {
 			return ExitCancelled, "the job was cancelled (redstage cancel or another client); run the command again to redo it"
 		}

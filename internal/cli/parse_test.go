@@ -302,6 +302,7 @@ func TestClassify(t *testing.T) {
 		{errors.New("boom"), ExitFailure},
 		{&cluster.JobError{ID: "j", State: cluster.JobFailed, Reason: "task 3: connection refused"}, ExitJobFailed},
 		{&cluster.JobError{ID: "j", State: cluster.JobCancelled}, ExitCancelled},
+		{&cluster.JobError{ID: "j", State: cluster.JobFailed, Cause: &codec.FileError{Path: "a.csv", Line: 9, Err: codec.ErrMalformedFile}}, ExitInput},
 		{errInterrupted, ExitInterrupted},
 		{&codec.FileError{Path: "a.csv", Line: 3, Err: codec.ErrMalformedFile}, ExitInput},
 		{&codec.SpecError{Err: codec.ErrUnknownType}, ExitUsage},

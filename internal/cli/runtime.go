@@ -51,10 +51,10 @@ func (a *App) openRuntime(ctx context.Context, g *GlobalOptions, log hclog.Logge
 	cfg := cluster.DefaultEmbeddedConfig()
 	inner := quieter(log)
 	cfg.Logger = inner
-	cfg.NATS.Logger = inner.Named("nats")
+	cfg.NATS.Logger = inner
 	cfg.NATS.NoListen = true
-	cfg.Coordinator.Logger = inner.Named("coordinator")
-	cfg.Worker.Logger = inner.Named("worker")
+	cfg.Coordinator.Logger = inner
+	cfg.Worker.Logger = inner
 	cfg.Client = ccfg
 	cfg.Workers = g.Workers
 	start := time.Now()

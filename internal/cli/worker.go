@@ -57,7 +57,7 @@ On SIGINT/SIGTERM it drains: it stops pulling, lets running tasks finish within
 }
 
 func (a *App) runWorker(ctx context.Context, o *WorkerOptions) error {
-	log := newLogger("worker", o.Log, a.Stderr)
+	log := newLogger("redstage", o.Log, a.Stderr)
 	o.Config.Logger = log
 	nc, err := connectNATS(ctx, o.NATS, "redstage-worker", log, natsOptions{Timeout: 5 * time.Second, MaxReconnects: -1, RetryFor: o.ConnectTimeout})
 	if err != nil {
