@@ -39,7 +39,8 @@ package codec
 // schema, the columns are the keys of the first SampleRows lines in order of
 // first appearance, and types follow the JSON kinds: all booleans → bool;
 // all numbers → int64 if every one is an integer that fits, else float64
-// (the strings "NaN", "Infinity", "-Infinity", "inf", ... count as numbers,
+// (strings that parse as non-finite floats, "nan", "inf", "-inf" in any case,
+// count as numbers,
 // since JSON has no literal for them); all strings → date if every one is
 // YYYY-MM-DD, datetime if every one is a datetime (a bare integer string
 // is not), else utf8; anything mixed, and nested objects or arrays (kept as
@@ -62,7 +63,7 @@ package codec
 // true/false, date YYYY-MM-DD, datetime RFC 3339 UTC); a null is an empty
 // unquoted field and an empty string is written `""`, so the file reads back
 // identically. NDJSON writes numbers and booleans as JSON literals (non-finite
-// floats as the strings "NaN", "Infinity", "-Infinity"), dates and datetimes
+// floats as the strings "nan", "inf", "-inf"), dates and datetimes
 // as strings, and nulls as null. Parquet is zstd-compressed with the Arrow
 // schema stored (time zones survive), in row groups of WriteOptions
 // RowGroupRows rows. Arrow IPC file and stream are written uncompressed by
