@@ -245,3 +245,60 @@ func TestWriteStdout(t *testing.T) {
 		t.Errorf("stdout without format: %v", err)
 	}
 }
+
+// TestWriteOtherArrowTypes: columns of Arrow types other than the six are
+// written to CSV and NDJSON in the codec text form (FormatCell) and read
+// back as the codec types they map to, value for value.
+func TestWriteOtherArrowTypes(t *testing.T) {
+	mem := checkedMem(t)
+	s := arrow.NewSchema([]arrow.Field{
+		{Name: "i32", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+		{Name: "u64", Type: arrow.PrimitiveTypes.Uint64, Nullable: true},
+		{Name: "f32", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
+		{Name: "ls", Type: arrow.BinaryTypes.LargeString, Nullable: true},
+		{Name: "ns", Type: &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "Europe/Berlin"}, Nullable: true},
+		{Name: "dict", Type: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int8, ValueType: arrow.BinaryTypes.String}, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(mem, s)
+	defer b.Release()
+	b.Field(0).(*array.Int32Builder).AppendValues([]int32{-5, 0, 2147483647}, []bool{true, false, true})
+	b.Field(1).(*array.Uint64Builder).AppendValues([]uint64{0, 9223372036854775807, 7}, nil)
+	b.Field(2).(*array.Float32Builder).AppendValues([]float32{0.1, -2.5, 3}, []bool{true, true, false})
+	b.Field(3).(*array.LargeStringBuilder).AppendValues([]string{"a,b", "", "ü"}, []bool{true, true, true})
+	b.Field(4).(*array.TimestampBuilder).AppendValues([]arrow.Timestamp{1_700_000_000_123_456_789, -1_000, 0}, []bool{true, true, false})
+	db := b.Field(5).(*array.BinaryDictionaryBuilder)
+	for _, v := range []string{"x", "y", "x"} {
+		if err := db.AppendString(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	dir := t.TempDir()
+	for _, ext := range []string{".csv", ".ndjson"} {
+		p := filepath.Join(dir, "other"+ext)
+		writeFile(t, p, s, WriteOptions{Allocator: mem}, rec)
+		spec := "i32:int64,u64:int64,f32:float64,ls:utf8,ns:datetime,dict:utf8"
+		rows, sc, err := readAllText(p, ReadOptions{Schema: fileSpec(spec), Allocator: mem})
+		if err != nil {
+			t.Fatalf("%s: %v", ext, err)
+		}
+		if got := schemaTypes(t, sc); got != spec {
+			t.Errorf("%s: schema %s", ext, got)
+		}
+		for r := 0; r < int(rec.NumRows()); r++ {
+			for c := 0; c < int(rec.NumCols()); c++ {
+				want, ok, err := FormatCell(rec.Column(c), r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !ok {
+					want = "<null>"
+				}
+				if rows[r][c] != want {
+					t.Errorf("%s row %d column %s: got %q, want %q", ext, r, s.Field(c).Name, rows[r][c], want)
+				}
+			}
+		}
+	}
+}
