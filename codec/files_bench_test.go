@@ -7,7 +7,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -98,11 +100,33 @@ func fileBenchFile(b *testing.B, ext string) (string, int64) {
 	return p, st.Size()
 }
 
+// processCPU returns the CPU time (user + system) of this process so far.
+// On a shared machine wall time varies with other load; rows per CPU second
+// is the steadier figure.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func reportRates(b *testing.B, cpu0 time.Duration, size int64) {
+	rows := float64(fileBenchRows) * float64(b.N)
+	b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
+	if cpu := (processCPU() - cpu0).Seconds(); cpu > 0 {
+		b.ReportMetric(rows/cpu, "rows/cpu-s")
+		b.ReportMetric(float64(size)*float64(b.N)/1e6/cpu, "MB/cpu-s")
+	}
+	b.ReportMetric(float64(size)/1e6, "file-MB")
+}
+
 func fileBenchRead(b *testing.B, ext string, opts ReadOptions) {
 	p, size := fileBenchFile(b, ext)
 	b.SetBytes(size)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	for i := 0; i < b.N; i++ {
 		r, err := OpenReader(p, opts)
 		if err != nil {
@@ -125,8 +149,8 @@ func fileBenchRead(b *testing.B, ext string, opts ReadOptions) {
 			b.Fatalf("read %d rows, want %d", rows, fileBenchRows)
 		}
 	}
-	b.ReportMetric(float64(fileBenchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-	b.ReportMetric(float64(size)/1e6, "file-MB")
+	b.StopTimer()
+	reportRates(b, cpu0, size)
 }
 
 // BenchmarkReadCSV includes inference over the default 10000-row sample.
@@ -156,6 +180,7 @@ func fileBenchWrite(b *testing.B, ext string) {
 	p := filepath.Join(b.TempDir(), "out"+ext)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	var size int64
 	for i := 0; i < b.N; i++ {
 		w, err := CreateRecordWriter(p, fileBenchSchema, WriteOptions{})
@@ -176,9 +201,9 @@ func fileBenchWrite(b *testing.B, ext string) {
 		}
 		size = st.Size()
 	}
+	b.StopTimer()
 	b.SetBytes(size)
-	b.ReportMetric(float64(fileBenchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-	b.ReportMetric(float64(size)/1e6, "file-MB")
+	reportRates(b, cpu0, size)
 }
 
 func BenchmarkWriteParquet(b *testing.B) { fileBenchWrite(b, ".parquet") }

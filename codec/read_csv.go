@@ -268,7 +268,25 @@ func (r *csvReader) Next() (arrow.RecordBatch, error) {
 		r.err = io.EOF
 		return nil, io.EOF
 	}
-	return r.rb.NewRecordBatch(), nil
+	return r.newBatch(), nil
+}
+
+// newBatch returns the built batch and reserves string data for the next
+// one at this one's size, avoiding repeated buffer growth.
+func (r *csvReader) newBatch() arrow.RecordBatch {
+	hints := make([]int, len(r.cols))
+	for i := range r.cols {
+		if r.cols[i].s != nil {
+			hints[i] = r.cols[i].s.DataLen()
+		}
+	}
+	rec := r.rb.NewRecordBatch()
+	for i, h := range hints {
+		if h > 0 {
+			r.cols[i].s.ReserveData(h)
+		}
+	}
+	return rec
 }
 
 // appendRecord appends one record's values to the column builders.
