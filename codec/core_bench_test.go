@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
@@ -55,6 +56,30 @@ func BenchmarkParse(b *testing.B) {
 			}
 		})
 	}
+	// Reference points measured in the same run, to read the figures
+	// against the machine's speed: strconv and time.Parse.
+	ints, floats, times := benchValues(Int64, benchN), benchValues(Float64, benchN), benchValues(Datetime, benchN)
+	b.Run("ref-strconv.ParseInt", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, err := strconv.ParseInt(ints[i%benchN], 10, 64); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ref-strconv.ParseFloat", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, err := strconv.ParseFloat(floats[i%benchN], 64); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ref-time.Parse-RFC3339", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, err := time.Parse(time.RFC3339Nano, times[i%benchN]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 func BenchmarkFormat(b *testing.B) {
