@@ -108,6 +108,7 @@ func (o *CoordinatorOptions) finish(cmd *cobra.Command, getenv func(string) stri
 
 func (a *App) runCoordinator(ctx context.Context, o *CoordinatorOptions) error {
 	log := newLogger("redstage", o.Log, a.Stderr)
+	routeRedisLogs(log)
 	o.Config.Logger = log
 	var ns *cluster.NATSServer
 	var nc *nats.Conn

@@ -139,7 +139,9 @@ func jobFailedHint(je *cluster.JobError) string {
 	}
 	switch {
 	case strings.Contains(text, "connection refused"), strings.Contains(text, "i/o timeout"),
-		strings.Contains(text, "no route to host"), strings.Contains(text, "eof"), strings.Contains(text, "redis"):
+		strings.Contains(text, "no route to host"), strings.Contains(text, "connection reset"),
+		strings.Contains(text, "broken pipe"), strings.Contains(text, ": eof"), strings.Contains(text, "server restarted"),
+		strings.Contains(text, "loading redis is loading"), strings.Contains(text, "clusterdown"):
 		return "Redis failed during the job: check that the server is up and reachable, then run the command again (load and delete are safe to rerun)"
 	case strings.Contains(text, "strict"), strings.Contains(text, "is not a valid"):
 		return "a value does not parse under the schema: fix the data, pin the field to utf8, or drop --strict to turn such values into nulls"

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/redis/go-redis/v9"
 )
 
 // LogOptions configure a program's logger.
@@ -46,15 +49,30 @@ func newLogger(name string, o LogOptions, w io.Writer) hclog.Logger {
 	})
 }
 
-// quieter returns a logger for the embedded runtime's internals: one level
-// above the CLI's own so that the user sees the CLI's lines, not the
-// cluster's chatter, unless debugging.
+// quieter returns a logger for the embedded runtime's internals: errors
+// only, unless debugging (--log-level debug or trace), so that the user sees
+// the CLI's own lines and summary, not the cluster's chatter. Task errors
+// reach the user through the job's summary.
 func quieter(l hclog.Logger) hclog.Logger {
 	lvl := l.GetLevel()
-	if lvl < hclog.Warn && lvl > hclog.Debug {
-		lvl = hclog.Warn
+	if lvl > hclog.Debug && lvl < hclog.Error {
+		lvl = hclog.Error
 	}
 	sub := l.Named("cluster")
 	sub.SetLevel(lvl)
 	return sub
+}
+
+// redisLog routes go-redis's own log lines (dial retries and the like,
+// printed to stderr by default) to a logger at debug level: the errors
+// that matter reach the user through redstage's own messages.
+type redisLog struct{ l hclog.Logger }
+
+func (r redisLog) Printf(_ context.Context, format string, v ...any) {
+	r.l.Debug(strings.TrimSpace(fmt.Sprintf(format, v...)))
+}
+
+// routeRedisLogs installs redisLog for this process.
+func routeRedisLogs(l hclog.Logger) {
+	redis.SetLogger(redisLog{l.Named("go-redis")})
 }

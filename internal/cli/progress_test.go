@@ -52,7 +52,7 @@ func TestProgressLine(t *testing.T) {
 	p := cluster.Progress{Kind: cluster.KindScan, Rows: 470112, TasksDone: 15, TasksTotal: 32, InputComplete: true,
 		Elapsed: 5 * time.Second, RowsPerSec: 98200}
 	line := progressLine("scan", p, -1, 200)
-	for _, want := range []string{"scan [", "47%", "470,112 rows", "98.2k rows/s", "ETA 6s", "tasks 15/32"} {
+	for _, want := range []string{"scan [", "47%", "470,112 rows", "98.2k rows/s", "ETA 5.7s", "tasks 15/32"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("line %q lacks %q", line, want)
 		}
@@ -77,7 +77,7 @@ func TestNumberFormats(t *testing.T) {
 			t.Errorf("shortNumber(%v) = %q, want %q", f, got, want)
 		}
 	}
-	for d, want := range map[time.Duration]string{850 * time.Millisecond: "850ms", 12 * time.Second: "12s", 185 * time.Second: "3m05s", 62 * time.Minute: "1h02m"} {
+	for d, want := range map[time.Duration]string{850 * time.Millisecond: "850ms", 1500 * time.Millisecond: "1.5s", 12 * time.Second: "12s", 185 * time.Second: "3m05s", 62 * time.Minute: "1h02m"} {
 		if got := shortDuration(d); got != want {
 			t.Errorf("shortDuration(%s) = %q, want %q", d, got, want)
 		}

@@ -118,7 +118,9 @@ func (a *App) logger(g *GlobalOptions) hclog.Logger {
 	if g.Quiet && hclog.LevelFromString(o.Level) < hclog.Warn {
 		o.Level = "warn"
 	}
-	return newLogger("redstage", o, a.Stderr)
+	l := newLogger("redstage", o, a.Stderr)
+	routeRedisLogs(l)
+	return l
 }
 
 // noArgs rejects positional arguments with a usage error.

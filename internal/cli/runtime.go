@@ -57,6 +57,10 @@ func (a *App) openRuntime(ctx context.Context, g *GlobalOptions, log hclog.Logge
 	cfg.Worker.Logger = inner
 	cfg.Client = ccfg
 	cfg.Workers = g.Workers
+	// Shorter idle waits than a deployment's: the embedded cluster is shut
+	// down after every command, and shutdown waits for them.
+	cfg.Worker.FetchTimeout = 200 * time.Millisecond
+	cfg.Coordinator.PollInterval = 200 * time.Millisecond
 	start := time.Now()
 	emb, err := cluster.StartEmbedded(ctx, cfg)
 	if err != nil {

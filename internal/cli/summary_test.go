@@ -63,7 +63,7 @@ func TestSummaryHuman(t *testing.T) {
 	var b strings.Builder
 	s.writeHuman(&b)
 	out := b.String()
-	for _, want := range []string{"scan succeeded (job abc): 1,234,567 rows in 2s (617.3k rows/s)", "out.parquet (parquet, 3.0 MiB)",
+	for _, want := range []string{"scan succeeded (job abc): 1,234,567 rows in 2.0s (617.3k rows/s)", "out.parquet (parquet, 3.0 MiB)",
 		"duplicates dropped", "age", "12", "tasks 8, executions 9 (1 retried or redelivered)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)

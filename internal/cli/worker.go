@@ -58,6 +58,7 @@ On SIGINT/SIGTERM it drains: it stops pulling, lets running tasks finish within
 
 func (a *App) runWorker(ctx context.Context, o *WorkerOptions) error {
 	log := newLogger("redstage", o.Log, a.Stderr)
+	routeRedisLogs(log)
 	o.Config.Logger = log
 	nc, err := connectNATS(ctx, o.NATS, "redstage-worker", log, natsOptions{Timeout: 5 * time.Second, MaxReconnects: -1, RetryFor: o.ConnectTimeout})
 	if err != nil {
