@@ -25,7 +25,9 @@ import (
 // Measured against MULTI/DEL/HSET/EXEC (see write_bench_test.go): the
 // transaction costs about as much server CPU but cannot look at the key
 // before deleting it, so replace would clobber keys of other types.
-var writeScript = redis.NewScript(`local key = KEYS[1]
+var writeScript = redis.NewScript(writeScriptSrc)
+
+const writeScriptSrc = `local key = KEYS[1]
 local n = redis.pcall('HLEN', key)
 if type(n) == 'table' then return n end
 if n > 0 then
@@ -38,7 +40,7 @@ for i = 4, last, 1000 do
 end
 if ARGV[2] == 'px' then redis.call('PEXPIRE', key, ARGV[3])
 elseif ARGV[2] == 'at' then redis.call('PEXPIREAT', key, ARGV[3]) end
-return 1`)
+return 1`
 
 // writeLanesPerMaster gives each cluster master lanes of its own. Off,
 // every pipeline holds keys of all masters and go-redis splits it per

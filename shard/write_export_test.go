@@ -7,3 +7,6 @@ func SetWriteLanesPerMaster(on bool) (restore func()) {
 	writeLanesPerMaster = on
 	return func() { writeLanesPerMaster = old }
 }
+
+// WriteScriptSource is the Lua source of the write script.
+const WriteScriptSource = writeScriptSrc
