@@ -147,11 +147,13 @@ func (e *shardExecutor) Write(ctx context.Context, spec *JobSpec, rec arrow.Reco
 // cannot be cured by retrying; anything else (connections, timeouts, a
 // shrinking table, a moving slot) is retried.
 func (e *shardExecutor) Classify(err error) failCode {
+	var fe *finalError
 	switch {
+	case errors.As(err, &fe):
+		return failFinal
 	case errors.Is(err, shard.ErrStaleTopology):
 		return failStale
-	case errors.Is(err, shard.ErrServerRestarted),
-		errors.Is(err, codec.ErrInvalidValue), errors.Is(err, codec.ErrRowTooLarge),
+	case errors.Is(err, codec.ErrInvalidValue), errors.Is(err, codec.ErrRowTooLarge),
 		errors.Is(err, codec.ErrSchemaMismatch), errors.Is(err, codec.ErrUnsupportedType),
 		errors.Is(err, shard.ErrInvalidOptions), errors.Is(err, shard.ErrInvalidPartition),
 		errors.Is(err, shard.ErrInvalidURL), errors.Is(err, shard.ErrClusterDB),
@@ -161,18 +163,9 @@ func (e *shardExecutor) Classify(err error) failCode {
 	return failRetry
 }
 
-var errNoShard = fmt.Errorf("redis scan executors: %w (package shard's scan is not yet available)", ErrNotImplemented)
+var errNoShard = fmt.Errorf("redis executors: %w (package shard does not have it yet)", ErrNotImplemented)
 
-// TODO(shard): Plan, Replan, Scan, Sample and Delete once shard has them.
-func (e *shardExecutor) Plan(ctx context.Context, spec *JobSpec, tasks int) ([]json.RawMessage, error) {
-	return nil, errNoShard
-}
-func (e *shardExecutor) Replan(ctx context.Context, spec *JobSpec, part json.RawMessage) ([]json.RawMessage, error) {
-	return nil, errNoShard
-}
-func (e *shardExecutor) Scan(ctx context.Context, spec *JobSpec, part json.RawMessage, emit func(arrow.RecordBatch) error) (counts, error) {
-	return counts{}, errNoShard
-}
+// TODO(shard): Sample and Delete once shard has SamplePartition and DeletePartition.
 func (e *shardExecutor) Sample(ctx context.Context, spec *JobSpec, part json.RawMessage, limit int) (json.RawMessage, counts, error) {
 	return nil, counts{}, errNoShard
 }

@@ -100,6 +100,8 @@ type workerHooks struct {
 	beforeRun func(ctx context.Context, tm *taskMsg, attempt string, delivered int)
 	// beforeAck is called after the complete event is stored, before the ack.
 	beforeAck func(tm *taskMsg, attempt string)
+	// loseHeartbeats drops the task heartbeats, as a network partition would.
+	loseHeartbeats bool
 }
 
 type runningTask struct {

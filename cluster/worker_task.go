@@ -199,6 +199,9 @@ func (w *Worker) keepAlive(ctx context.Context, msg jetstream.Msg, tm *taskMsg, 
 			return
 		case <-t.C:
 		}
+		if w.hooks.loseHeartbeats {
+			continue
+		}
 		if err := msg.InProgress(); err != nil {
 			w.log.Debug("task heartbeat", "job", tm.Job, "task", tm.Task, "error", err)
 		}
