@@ -5,6 +5,8 @@
 #   - polars and pyarrow for the real-reader tests (Python reads what redstage writes)
 # Go itself is assumed (see go.mod for the version). Safe to run again; prints what it did.
 # Set REDSTAGE_SETUP_PEERS=1 to also install the peer-benchmark packages (redis, polars-redis).
+# They are opt-in: polars-redis ships no wheel for this platform and pip builds it from
+# source with Rust, which took over an hour on a 2-core machine here.
 set -euo pipefail
 
 log() { printf 'setup: %s\n' "$*" >&2; }
