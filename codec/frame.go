@@ -97,6 +97,10 @@ func (e FrameEncoder) Encode(rec arrow.RecordBatch, emit func([]byte) error) err
 		return err
 	}
 	f.overhead = len(overhead)
+	if f.overhead >= e.MaxBytes {
+		return fmt.Errorf("%w: frame limit %d bytes is below the %d bytes of a frame without rows (schema and headers); raise the limit",
+			ErrInvalidOptions, e.MaxBytes, f.overhead)
+	}
 
 	n := rec.NumRows()
 	perRow := float64(len(whole)-f.overhead) / float64(n)
@@ -194,7 +198,8 @@ func DecodeFrame(b []byte, mem memory.Allocator) (recs []arrow.RecordBatch, err 
 			err = fmt.Errorf("%w: corrupt IPC frame (%v)", ErrMalformedFile, p)
 		}
 	}()
-	r, err := ipc.NewReader(bytes.NewReader(b), ipc.WithAllocator(mem))
+	// No message in a frame can be longer than the frame.
+	r, err := newIPCStream(bytes.NewReader(b), mem, int64(len(b)), int64(len(b)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: IPC frame: %v", ErrMalformedFile, err)
 	}

@@ -163,6 +163,9 @@ func TestEncodeFramesEmptyAndErrors(t *testing.T) {
 	if err := EncodeFrames(rec, 0, func([]byte) error { return nil }); !errors.Is(err, ErrInvalidOptions) {
 		t.Errorf("limit 0: %v, want ErrInvalidOptions", err)
 	}
+	if err := EncodeFrames(rec, 200, func([]byte) error { return nil }); !errors.Is(err, ErrInvalidOptions) || !strings.Contains(err.Error(), "without rows") {
+		t.Errorf("limit below the schema size: %v, want ErrInvalidOptions", err)
+	}
 	if _, err := encodeAll(t, FrameEncoder{MaxBytes: 100, Compression: "brotli"}, rec); !errors.Is(err, ErrInvalidOptions) {
 		t.Errorf("unknown compression: %v, want ErrInvalidOptions", err)
 	}
@@ -184,6 +187,9 @@ func TestDecodeFrameRejectsGarbage(t *testing.T) {
 		"empty":     nil,
 		"text":      []byte("hello, not arrow"),
 		"truncated": frames[0][:len(frames[0])/2],
+		// a length prefix claiming a 2 GiB message must be refused without
+		// allocating it
+		"huge length": {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4},
 	} {
 		recs, err := DecodeFrame(b, mem)
 		releaseAll(recs)

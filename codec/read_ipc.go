@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // ipcReader streams the record batches of an Arrow IPC file or stream,
@@ -63,7 +64,7 @@ func newIPCStreamReader(path string, src *streamSource, opts ReadOptions) (Recor
 	if b, err := src.Peek(len(ipcFileMagic)); err == nil && string(b) == ipcFileMagic {
 		src.Discard(len(ipcFileMagic))
 	}
-	sr, err := ipc.NewReader(src, ipc.WithAllocator(opts.Allocator))
+	sr, err := newIPCStream(src, opts.Allocator, ipcStreamMetaLimit, ipcStreamBodyLimit)
 	if err != nil {
 		return nil, fileErr(path, fmt.Errorf("%w: not a readable Arrow IPC stream: %v (an Arrow IPC file needs format arrow)", ErrMalformedFile, err))
 	}
@@ -76,6 +77,20 @@ func newIPCStreamReader(path string, src *streamSource, opts ReadOptions) (Recor
 		return nil, err
 	}
 	return r, nil
+}
+
+// Size limits for messages of IPC streams read from files or stdin, so a
+// corrupt length cannot make the reader allocate without bound.
+const (
+	ipcStreamMetaLimit = 64 << 20
+	ipcStreamBodyLimit = 4 << 30
+)
+
+// newIPCStream opens an IPC stream reader whose messages are size-limited
+// and checked before arrow-go decodes them (see guardedMessageReader; also,
+// ipc.NewReader does not pass its size-limit options on in v18.8.0).
+func newIPCStream(r io.Reader, mem memory.Allocator, maxMeta, maxBody int64) (*ipc.Reader, error) {
+	return ipc.NewReaderFromMessageReader(newGuardedMessageReader(r, mem, maxMeta, maxBody), ipc.WithAllocator(mem))
 }
 
 func (r *ipcReader) project(fileSchema *arrow.Schema, want *Schema) error {
