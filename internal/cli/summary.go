@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/redstage/redstage/cluster"
@@ -165,9 +166,13 @@ func (s *Summary) writeHuman(w io.Writer) {
 	if s.Job != "" {
 		head += " (job " + s.Job + ")"
 	}
-	fmt.Fprintf(w, "%s: %s rows in %s", head, groupDigits(s.Rows), shortDuration(time.Duration(s.DurationSeconds*float64(time.Second))))
+	noun := map[string]string{"infer": "hash", "delete": "key"}[s.Command]
+	if noun == "" {
+		noun = "row"
+	}
+	fmt.Fprintf(w, "%s: %s in %s", head, plural(s.Rows, noun), shortDuration(time.Duration(s.DurationSeconds*float64(time.Second))))
 	if s.RowsPerSec > 0 && s.Rows > 0 {
-		fmt.Fprintf(w, " (%s rows/s)", shortNumber(s.RowsPerSec))
+		fmt.Fprintf(w, " (%s %s/s)", shortNumber(s.RowsPerSec), pluralWord(noun))
 	}
 	fmt.Fprintln(w)
 	line := func(label string, n int64, note string) {
@@ -274,10 +279,17 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// plural returns "1 key" / "2 keys".
+// plural returns "1 key" / "2 keys" / "3 hashes".
 func plural(n int64, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
-	return groupDigits(n) + " " + word + "s"
+	return groupDigits(n) + " " + pluralWord(word)
+}
+
+func pluralWord(word string) string {
+	if strings.HasSuffix(word, "sh") || strings.HasSuffix(word, "s") {
+		return word + "es"
+	}
+	return word + "s"
 }
