@@ -309,3 +309,36 @@ func splitSlots(m Node, counts []int64, pieces int, kind string) []Partition {
 	slices.SortFunc(out, func(a, b Partition) int { return a.SlotStart - b.SlotStart })
 	return out
 }
+
+// ReplanPartition re-plans the slot range of a slot partition (after
+// ErrStaleTopology) against the current topology: the range is split where
+// the owner changes, each piece on its current owner with its run_id.
+// Cursor partitions cannot be re-planned one at a time, since which keys a
+// cursor range holds depends on the node's server process: re-plan them
+// all with PlanScan (the error says so).
+func ReplanPartition(ctx context.Context, c *Client, p Partition) ([]Partition, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if p.Kind == KindCursor {
+		return nil, fmt.Errorf("re-planning %s: %w: cursor partitions are re-planned for the whole node with PlanScan",
+			p, ErrInvalidOptions)
+	}
+	topo, err := c.Refresh(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("re-planning %s: %w", p, err)
+	}
+	var out []Partition
+	for s := p.SlotStart; s <= p.SlotEnd; s++ {
+		owner := topo.SlotOwner(s)
+		if owner == nil {
+			return nil, fmt.Errorf("re-planning %s: slot %d has no owner: %w", p, s, ErrStaleTopology)
+		}
+		if n := len(out); n > 0 && out[n-1].Node == owner.Addr && out[n-1].SlotEnd == s-1 {
+			out[n-1].SlotEnd = s
+			continue
+		}
+		out = append(out, Partition{Kind: p.Kind, Node: owner.Addr, RunID: owner.RunID, SlotStart: s, SlotEnd: s})
+	}
+	return out, nil
+}

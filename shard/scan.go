@@ -64,8 +64,9 @@ type ScanStats struct {
 	Duplicates int64            `json:"duplicates"`  // repeated keys dropped
 	Restarts   int              `json:"restarts"`    // always 0: a restart is reported as ErrServerRestarted
 	Invalid    map[string]int64 `json:"invalid,omitempty"`
-	Calls      int64            `json:"calls"`   // SCAN / slot listing calls
-	Retries    int64            `json:"retries"` // SCAN calls discarded at the partition end
+	Calls      int64            `json:"calls"`    // SCAN / slot listing calls
+	Retries    int64            `json:"retries"`  // SCAN calls discarded at the partition end
+	Followed   int64            `json:"followed"` // slots listed again on other nodes because they moved
 }
 
 // ScanPartition scans one partition and emits its hashes as Arrow record
@@ -94,6 +95,7 @@ func ScanPartition(ctx context.Context, c *Client, p Partition, opts ScanOptions
 	var st sourceStats
 	defer func() {
 		stats.Scanned, stats.Duplicates, stats.Calls, stats.Retries = st.scanned, st.duplicates, st.calls, st.retries
+		stats.Followed = st.followed
 		stats.Invalid = b.Invalid()
 	}()
 	src, err := openSource(ctx, c, p, sourceOptions{pattern: opts.Pattern, count: opts.Count, window: opts.DedupWindow}, &st)

@@ -27,6 +27,7 @@ type sourceStats struct {
 	duplicates int64 // repeats dropped
 	calls      int64 // SCAN / GETKEYSINSLOT calls
 	retries    int64 // SCAN calls discarded because they crossed the partition end
+	followed   int64 // slots listed again because they moved while being listed
 }
 
 // sourceOptions configure a key source.

@@ -182,6 +182,7 @@ func (s *slotsSource) followSlot(ctx context.Context, slot int, first []string) 
 			union = append(union, k)
 		}
 	}
+	s.st.followed++
 	addKeys(first)
 	chain := []string{s.p.Node}
 	for attempt := 0; attempt < 8; attempt++ {

@@ -1,0 +1,58 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// SamplePartition reads up to limit hashes of partition p whose keys match
+// pattern, calling fn for each (key, all fields), and returns how many it
+// passed to fn. It walks the partition like ScanPartition (the same keys,
+// each at most once) and stops early once limit is reached; limit ≤ 0 means
+// the whole partition. Used by schema inference.
+func SamplePartition(ctx context.Context, c *Client, p Partition, pattern string, limit int, fn func(key string, m map[string]string) error) (int, error) {
+	var st sourceStats
+	src, err := openSource(ctx, c, p, sourceOptions{pattern: pattern, count: sampleCount(limit)}, &st)
+	if err != nil {
+		return 0, err
+	}
+	f := &fetcher{rdb: c.Redis()}
+	n := 0
+	errLimit := errors.New("limit reached")
+	for limit <= 0 || n < limit {
+		keys, err := src.next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+		if limit > 0 && len(keys) > limit-n {
+			keys = keys[:limit-n]
+		}
+		_, err = f.fetch(ctx, keys, func(r *row) error {
+			if limit > 0 && n >= limit {
+				return errLimit
+			}
+			n++
+			return fn(r.key, r.m)
+		})
+		if errors.Is(err, errLimit) {
+			break
+		}
+		if err != nil {
+			return n, fmt.Errorf("sampling partition %s: %w", p, err)
+		}
+	}
+	return n, nil
+}
+
+// sampleCount picks a SCAN COUNT hint that does not overshoot a small limit.
+func sampleCount(limit int) int {
+	if limit <= 0 || limit >= 1000 {
+		return 1000
+	}
+	return max(limit, 10)
+}
