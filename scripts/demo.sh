@@ -20,7 +20,7 @@ OUT=${DEMO_OUT:-demo-out}
 REDSTAGE="$BIN/redstage"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+run() { printf '$'; printf ' %q' "$@"; printf '\n'; "$@"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
 [ -x "$REDSTAGE" ] || die "$REDSTAGE not found: run 'make build' first (or 'make demo', which does both)"
@@ -70,7 +70,7 @@ until redis-cli -p "$port" ping >/dev/null 2>&1; do
 done
 export REDSTAGE_REDIS_URL="redis://127.0.0.1:$port"
 unset REDSTAGE_NATS_URL # the demo uses the embedded cluster
-echo "redis-server $(redis-server --version | awk '{print $3}') on $REDSTAGE_REDIS_URL (pid $redis_pid, data in $work)"
+echo "redis-server $(redis-server --version | awk '{print $3}' | sed 's/^v=//') on $REDSTAGE_REDIS_URL (pid $redis_pid, data in $work)"
 echo "REDSTAGE_REDIS_URL is set, so no --redis flag is needed below; no --nats: each command runs an embedded cluster"
 
 step "Generating the sample files"
