@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/redstage/redstage/codec"
 	"github.com/redstage/redstage/shard"
 )
 
@@ -62,39 +63,27 @@ func (e *shardExecutor) Plan(ctx context.Context, spec *JobSpec, tasks int) ([]j
 	return encodePartitions(parts)
 }
 
-// Replan plans again and keeps the new partitions' parts inside the old
-// partition's slot range. Cursor partitions cannot be re-planned: the key
-// set of a cursor partition belongs to one server process.
+// Replan splits the partition's slot range by its current owners
+// (shard.ReplanPartition). Cursor partitions cannot be re-planned one at a
+// time: the key set of a cursor partition belongs to one server process.
 func (e *shardExecutor) Replan(ctx context.Context, spec *JobSpec, raw json.RawMessage) ([]json.RawMessage, error) {
 	old, err := decodePartition(raw)
 	if err != nil {
 		return nil, err
 	}
-	if old.Kind != shard.KindSlots && old.Kind != shard.KindSlotCursor {
-		return nil, fmt.Errorf("partition %s: a %s partition cannot be re-planned; rerun the job", old, old.Kind)
+	if old.Kind == shard.KindCursor {
+		return nil, fmt.Errorf("partition %s: a cursor partition cannot be re-planned alone; run the job again", old)
 	}
 	c, release, err := e.client(ctx, spec.Redis)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", spec.redisTarget(), err)
 	}
 	defer release()
-	parts, err := shard.PlanScan(ctx, c, shard.PlanOptions{Tasks: spec.Tasks, Pattern: spec.pattern(), Kind: old.Kind})
+	parts, err := shard.ReplanPartition(ctx, c, old)
 	if err != nil {
-		return nil, fmt.Errorf("re-planning %s: %w", old, err)
+		return nil, err
 	}
-	var keep []shard.Partition
-	for _, p := range parts {
-		lo, hi := max(p.SlotStart, old.SlotStart), min(p.SlotEnd, old.SlotEnd)
-		if lo > hi {
-			continue
-		}
-		p.SlotStart, p.SlotEnd = lo, hi
-		keep = append(keep, p)
-	}
-	if len(keep) == 0 {
-		return nil, fmt.Errorf("re-planning %s: no partition of the new plan covers slots %d-%d", old, old.SlotStart, old.SlotEnd)
-	}
-	return encodePartitions(keep)
+	return encodePartitions(parts)
 }
 
 func (e *shardExecutor) Scan(ctx context.Context, spec *JobSpec, raw json.RawMessage, emit func(arrow.RecordBatch) error) (counts, error) {
@@ -126,4 +115,52 @@ func restartError(p shard.Partition, err error) error {
 		}
 	}
 	return err
+}
+
+// Sample feeds up to limit hashes of the partition to a fresh inferrer and
+// returns its JSON state (merged by the coordinator).
+func (e *shardExecutor) Sample(ctx context.Context, spec *JobSpec, raw json.RawMessage, limit int) (json.RawMessage, counts, error) {
+	p, err := decodePartition(raw)
+	if err != nil {
+		return nil, counts{}, err
+	}
+	c, release, err := e.client(ctx, spec.Redis)
+	if err != nil {
+		return nil, counts{}, fmt.Errorf("connecting to redis %s: %w", spec.redisTarget(), err)
+	}
+	defer release()
+	inf := codec.NewInferrer(codec.InferOptions{Threshold: spec.Infer.Threshold})
+	n, err := shard.SamplePartition(ctx, c, p, spec.Infer.Pattern, limit, func(_ string, m map[string]string) error {
+		inf.AddHash(m)
+		return nil
+	})
+	if err != nil {
+		return nil, counts{}, restartError(p, err)
+	}
+	state, err := json.Marshal(inf)
+	if err != nil {
+		return nil, counts{}, fmt.Errorf("encoding inference state: %w", err)
+	}
+	return state, counts{Rows: int64(n)}, nil
+}
+
+// Delete removes (or, dry, counts) the partition's matching hashes.
+func (e *shardExecutor) Delete(ctx context.Context, spec *JobSpec, raw json.RawMessage) (counts, error) {
+	p, err := decodePartition(raw)
+	if err != nil {
+		return counts{}, err
+	}
+	c, release, err := e.client(ctx, spec.Redis)
+	if err != nil {
+		return counts{}, fmt.Errorf("connecting to redis %s: %w", spec.redisTarget(), err)
+	}
+	defer release()
+	st, err := shard.DeletePartition(ctx, c, p, spec.Delete.Pattern, spec.Delete.DryRun)
+	ct := counts{Rows: st.Matched, Matched: st.Matched, Deleted: st.Deleted}
+	if err != nil && errors.Is(err, shard.ErrServerRestarted) && p.NodeWideRestart() {
+		// Deleting is idempotent: rerunning every partition is safe, but
+		// this one alone may now miss keys; say so.
+		return ct, &finalError{fmt.Errorf("redis node %s restarted during the delete (%w): run the delete again to catch keys it may have missed", p.Node, err)}
+	}
+	return ct, err
 }

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -161,14 +160,4 @@ func (e *shardExecutor) Classify(err error) failCode {
 		return failFinal
 	}
 	return failRetry
-}
-
-var errNoShard = fmt.Errorf("redis executors: %w (package shard does not have it yet)", ErrNotImplemented)
-
-// TODO(shard): Sample and Delete once shard has SamplePartition and DeletePartition.
-func (e *shardExecutor) Sample(ctx context.Context, spec *JobSpec, part json.RawMessage, limit int) (json.RawMessage, counts, error) {
-	return nil, counts{}, errNoShard
-}
-func (e *shardExecutor) Delete(ctx context.Context, spec *JobSpec, part json.RawMessage) (counts, error) {
-	return counts{}, errNoShard
 }

@@ -69,8 +69,11 @@ type ScanSpec struct {
 
 // InferSpec holds the options of an infer job.
 type InferSpec struct {
-	Pattern   string  `json:"pattern"`
-	Sample    int     `json:"sample,omitempty"`    // hashes to sample over all partitions (0 = 1000)
+	Pattern string `json:"pattern"`
+	// Sample bounds the hashes read over all partitions (0 = 1000): each of
+	// the job's T tasks reads up to ⌈Sample/T⌉, so fewer are read when
+	// partitions are uneven or small.
+	Sample    int     `json:"sample,omitempty"`
 	Threshold float64 `json:"threshold,omitempty"` // confidence threshold (0 = codec default 0.9)
 }
 

@@ -147,7 +147,11 @@ func (w *Worker) handle(hardCtx context.Context, msg jetstream.Msg) {
 			_ = msg.NakWithDelay(tm.Policy.delay(delivered))
 			return
 		}
-		log.Error("task failed", "error", runErr, "code", ev.Code)
+		if ev.Code == failStale {
+			log.Info("partition stale, handing the task back for re-planning", "error", runErr)
+		} else {
+			log.Error("task failed", "error", runErr, "code", ev.Code)
+		}
 		w.finish(msg, &ev, log)
 	}
 }

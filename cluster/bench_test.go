@@ -1,0 +1,311 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/redis/go-redis/v9"
+	"github.com/redstage/redstage/codec"
+	"github.com/redstage/redstage/internal/redistest"
+	"github.com/redstage/redstage/shard"
+)
+
+// Run: go test ./cluster -run '^$' -bench BenchmarkProtocolOverhead -benchtime=1x -count=3 -timeout 60m
+// (docs/benchmarks-cluster.md has figures and the exact command).
+var benchRows = flag.Int("cluster.rows", 1_000_000, "rows loaded and scanned by BenchmarkProtocolOverhead")
+
+const benchChunk = 65536
+
+var benchSchemaSpec = "name:utf8,email:utf8,city:utf8,age:int64,visits:int64,score:float64,balance:float64,active:bool,born:date,seen:datetime"
+
+// benchBatches returns rows of 10 columns (matching benchSchemaSpec) in
+// batches of benchChunk rows.
+func benchBatches(rows int) []arrow.RecordBatch {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "name", Type: arrow.BinaryTypes.String}, {Name: "email", Type: arrow.BinaryTypes.String},
+		{Name: "city", Type: arrow.BinaryTypes.String}, {Name: "age", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "visits", Type: arrow.PrimitiveTypes.Int64}, {Name: "score", Type: arrow.PrimitiveTypes.Float64},
+		{Name: "balance", Type: arrow.PrimitiveTypes.Float64}, {Name: "active", Type: arrow.FixedWidthTypes.Boolean},
+		{Name: "born", Type: arrow.FixedWidthTypes.Date32}, {Name: "seen", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
+	}, nil)
+	cities := []string{"Lisbon", "Oslo", "Lyon", "Austin", "Osaka", "Quito"}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	var out []arrow.RecordBatch
+	for i := 0; i < rows; i++ {
+		b.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("name %d", i))
+		b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("user%d@example.com", i))
+		b.Field(2).(*array.StringBuilder).Append(cities[i%len(cities)])
+		b.Field(3).(*array.Int64Builder).Append(int64(18 + i%70))
+		b.Field(4).(*array.Int64Builder).Append(int64(i * 7 % 10007))
+		b.Field(5).(*array.Float64Builder).Append(float64(i%1000) / 8)
+		b.Field(6).(*array.Float64Builder).Append(float64(i) * 1.25)
+		b.Field(7).(*array.BooleanBuilder).Append(i%3 == 0)
+		b.Field(8).(*array.Date32Builder).Append(arrow.Date32(10000 + i%5000))
+		b.Field(9).(*array.TimestampBuilder).Append(arrow.Timestamp(1_700_000_000_000_000 + int64(i)*1_000_000))
+		if b.Field(0).Len() == benchChunk {
+			out = append(out, b.NewRecordBatch())
+		}
+	}
+	if b.Field(0).Len() > 0 {
+		out = append(out, b.NewRecordBatch())
+	}
+	return out
+}
+
+// BenchmarkProtocolOverhead compares, on one redis-server and in one
+// process, loading and scanning N rows × 10 fields (a) by calling shard's
+// executors directly with one goroutine per CPU and (b) through the
+// embedded default (in-process NATS with JetStream, coordinator, one worker
+// per CPU, client upload / result merge). Metric: rows/s; the overhead of
+// the protocol is 1 - embedded/direct.
+func BenchmarkProtocolOverhead(b *testing.B) {
+	rows := *benchRows
+	rs := redistest.StartServer(b)
+	ctx := context.Background()
+	recs := benchBatches(rows)
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	schema, err := codec.ParseSchemaSpec(benchSchemaSpec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	loadSpec := JobSpec{Kind: KindLoad, Redis: rs.URL(), Load: &LoadSpec{Prefix: "bench:", Mode: "replace"}}
+	scanSpec := JobSpec{Kind: KindScan, Redis: rs.URL(), Scan: &ScanSpec{Pattern: "bench:*", Schema: schema,
+		Meta: codec.MetaColumns{Key: "_key", Index: "_index"}}}
+	cfg := DefaultEmbeddedConfig()
+	e, err := StartEmbedded(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	sc, err := shard.Dial(ctx, rs.URL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sc.Close()
+	rdb := rs.Client()
+	flush := func(b *testing.B) {
+		b.StopTimer()
+		if err := rdb.FlushAll(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	ensureLoaded := func(b *testing.B) {
+		b.StopTimer()
+		defer b.StartTimer()
+		if n, _ := rdb.DBSize(ctx).Result(); n == int64(rows) {
+			return
+		}
+		if err := rdb.FlushAll(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
+		if err := directLoad(ctx, sc, loadSpec, recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	type mark struct {
+		wall     time.Time
+		cli, srv float64
+	}
+	begin := func(b *testing.B) mark {
+		return mark{time.Now(), selfCPU(b), redisCPU(b, rdb)}
+	}
+	// report: rows/s (wall), and CPU per row of this process (client,
+	// NATS, coordinator, workers) and of redis-server, which unlike the
+	// wall rate do not depend on what else runs on the machine.
+	report := func(b *testing.B, m mark) {
+		n := float64(rows) * float64(b.N)
+		b.ReportMetric(n/time.Since(m.wall).Seconds(), "rows/s")
+		cli, srv := (selfCPU(b)-m.cli)/n*1e6, (redisCPU(b, rdb)-m.srv)/n*1e6
+		b.ReportMetric(cli, "cli-us/row")
+		b.ReportMetric(srv, "srv-us/row")
+		b.ReportMetric(cli+srv, "cpu-us/row")
+	}
+
+	b.Run("load/direct", func(b *testing.B) {
+		m := begin(b)
+		for range b.N {
+			flush(b)
+			if err := directLoad(ctx, sc, loadSpec, recs); err != nil {
+				b.Fatal(err)
+			}
+		}
+		report(b, m)
+	})
+	b.Run("load/embedded", func(b *testing.B) {
+		m := begin(b)
+		for range b.N {
+			flush(b)
+			for _, r := range recs {
+				r.Retain() // the load releases what it reads
+			}
+			job, err := e.Client().Load(ctx, loadSpec, []LoadInput{{Name: "bench", Source: &sliceSource{recs: recs}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			res, err := job.Wait(ctx)
+			job.Close()
+			if err != nil || res.Written != int64(rows) {
+				b.Fatalf("load: %v (written %d)", err, res.Written)
+			}
+			for _, r := range recs {
+				r.Release()
+			}
+		}
+		report(b, m)
+	})
+	b.Run("scan/direct", func(b *testing.B) {
+		ensureLoaded(b)
+		m := begin(b)
+		for range b.N {
+			n, err := directScan(ctx, sc, scanSpec)
+			if err != nil || n != int64(rows) {
+				b.Fatalf("scan: %v (%d rows)", err, n)
+			}
+		}
+		report(b, m)
+	})
+	b.Run("scan/embedded", func(b *testing.B) {
+		ensureLoaded(b)
+		m := begin(b)
+		for range b.N {
+			n, err := embeddedScan(ctx, e.Client(), scanSpec)
+			if err != nil || n != int64(rows) {
+				b.Fatalf("scan: %v (%d rows)", err, n)
+			}
+		}
+		report(b, m)
+	})
+}
+
+// directLoad writes the batches with shard.WriteBatch, one goroutine per CPU.
+func directLoad(ctx context.Context, c *shard.Client, spec JobSpec, recs []arrow.RecordBatch) error {
+	offsets := make([]uint64, len(recs))
+	var off uint64
+	for i, r := range recs {
+		offsets[i] = off
+		off += uint64(r.NumRows())
+	}
+	return parallel(len(recs), func(i int) error {
+		_, err := shard.WriteBatch(ctx, c, recs[i], writeOptions(&spec, offsets[i]))
+		return err
+	})
+}
+
+// directScan plans like the coordinator and scans the partitions with one
+// goroutine per CPU, counting rows.
+func directScan(ctx context.Context, c *shard.Client, spec JobSpec) (int64, error) {
+	parts, err := shard.PlanScan(ctx, c, shard.PlanOptions{Pattern: spec.Scan.Pattern})
+	if err != nil {
+		return 0, err
+	}
+	var mu sync.Mutex
+	var n int64
+	err = parallel(len(parts), func(i int) error {
+		sc := spec.Scan
+		st, err := shard.ScanPartition(ctx, c, parts[i], shard.ScanOptions{Pattern: sc.Pattern, Schema: sc.Schema, Meta: sc.Meta},
+			func(rec arrow.RecordBatch) error { return nil })
+		mu.Lock()
+		n += st.Rows
+		mu.Unlock()
+		return err
+	})
+	return n, err
+}
+
+func embeddedScan(ctx context.Context, c *Client, spec JobSpec) (int64, error) {
+	job, err := c.Submit(ctx, spec)
+	if err != nil {
+		return 0, err
+	}
+	defer job.Close()
+	rr, err := job.Results(ctx, ResultOptions{})
+	if err != nil {
+		return 0, err
+	}
+	defer rr.Close()
+	var n int64
+	for {
+		rec, err := rr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+		n += rec.NumRows()
+		rec.Release()
+	}
+	_, err = job.Wait(ctx)
+	return n, err
+}
+
+// parallel runs fn(0..n-1) on one goroutine per CPU; first error wins.
+func parallel(n int, fn func(i int) error) error {
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// selfCPU is this process's user+system CPU time in seconds.
+func selfCPU(b *testing.B) float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// redisCPU is redis-server's user+system CPU time in seconds (INFO cpu).
+func redisCPU(b *testing.B, rdb *redis.Client) float64 {
+	info, err := rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var t float64
+	for _, line := range strings.Split(info, "\n") {
+		name, val, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (name == "used_cpu_sys" || name == "used_cpu_user") {
+			v, _ := strconv.ParseFloat(val, 64)
+			t += v
+		}
+	}
+	return t
+}

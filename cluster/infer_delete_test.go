@@ -1,0 +1,101 @@
+package cluster
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redstage/redstage/codec"
+	"github.com/redstage/redstage/internal/redistest"
+)
+
+// TestInferMergesPartitions: partial inferrer states of many tasks merge
+// into the schema of the whole sample.
+func TestInferMergesPartitions(t *testing.T) {
+	rs := redistest.StartServer(t)
+	rs.Load(4000, func(i int) []string {
+		age := strconv.Itoa(i % 90)
+		if i%50 == 0 {
+			age = "unknown" // 2% not integers: int64 at threshold 0.9
+		}
+		return []string{"HSET", fmt.Sprintf("p:%05d", i), "name", fmt.Sprintf("n%d", i), "age", age,
+			"score", strconv.FormatFloat(float64(i)/3, 'f', 3, 64), "active", strconv.FormatBool(i%2 == 0), "born", "2020-01-02"}
+	})
+	tc := newTestCluster(t, 2)
+	ctx := testCtx(t, 60*time.Second)
+	job, err := tc.client.Submit(ctx, JobSpec{Kind: KindInfer, Redis: rs.URL(), Tasks: 8, Infer: &InferSpec{Pattern: "p:*", Sample: 100000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer job.Close()
+	res, err := job.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Inference == nil || res.Inference.SampleCount != 4000 || res.Rows != 4000 {
+		t.Fatalf("inference %+v rows %d, want a sample of 4000", res.Inference, res.Rows)
+	}
+	want := map[string]codec.Type{"name": codec.Utf8, "age": codec.Int64, "score": codec.Float64, "active": codec.Bool, "born": codec.Date}
+	for _, f := range res.Inference.Schema.Fields {
+		if want[f.Name] != f.Type {
+			t.Errorf("field %s inferred %s, want %s", f.Name, f.Type, want[f.Name])
+		}
+		delete(want, f.Name)
+	}
+	if len(want) != 0 {
+		t.Errorf("fields not inferred: %v", want)
+	}
+	if low := res.Inference.LowConfidenceFields(1); len(low) != 1 || low[0] != "age" {
+		t.Errorf("low-confidence fields %v, want [age]", low)
+	}
+}
+
+// TestInferSampleBound: Sample bounds the hashes read over all tasks.
+func TestInferSampleBound(t *testing.T) {
+	rs := redistest.StartServer(t)
+	loadUsers(rs, 5000)
+	tc := newTestCluster(t, 2)
+	ctx := testCtx(t, 60*time.Second)
+	job, err := tc.client.Submit(ctx, JobSpec{Kind: KindInfer, Redis: rs.URL(), Tasks: 4, Infer: &InferSpec{Pattern: "user:*", Sample: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer job.Close()
+	res, err := job.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rows > 100 || res.Rows < 1 || int64(res.Inference.SampleCount) != res.Rows {
+		t.Fatalf("sampled %d (inference %d), want 1..100", res.Rows, res.Inference.SampleCount)
+	}
+}
+
+// TestDeleteDryRunThenDelete: a dry run counts and deletes nothing; the
+// delete removes exactly the matching hashes.
+func TestDeleteDryRunThenDelete(t *testing.T) {
+	rs := redistest.StartServer(t)
+	loadUsers(rs, 3000)
+	rs.Load(500, func(i int) []string { return []string{"HSET", fmt.Sprintf("keep:%d", i), "a", "1"} })
+	tc := newTestCluster(t, 2)
+	ctx := testCtx(t, 60*time.Second)
+	for _, dry := range []bool{true, false} {
+		job, err := tc.client.Submit(ctx, JobSpec{Kind: KindDelete, Redis: rs.URL(), Tasks: 4, Delete: &DeleteSpec{Pattern: "user:*", DryRun: dry}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := job.Wait(ctx)
+		job.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantDeleted, wantSize := int64(3000), int64(500)
+		if dry {
+			wantDeleted, wantSize = 0, 3500
+		}
+		n, _ := rs.Client().DBSize(ctx).Result()
+		if res.Matched != 3000 || res.Deleted != wantDeleted || n != wantSize {
+			t.Fatalf("dry=%v: matched %d deleted %d dbsize %d; want 3000, %d, %d", dry, res.Matched, res.Deleted, n, wantDeleted, wantSize)
+		}
+	}
+}
