@@ -313,6 +313,26 @@ func TestScanPartitionsCluster(t *testing.T) {
 		}
 		checkExactlyOnce(t, res, stableKeys)
 	})
+	t.Run("churn/tasks=8", func(t *testing.T) {
+		bctx, stop := context.WithCancel(ctx)
+		bg := backgroundChurn(bctx, c.Redis(), 5000)
+		parts, err := PlanScan(ctx, c, PlanOptions{Tasks: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := newScanResult()
+		err = runPartitions(ctx, c, parts, scanOpts(t), 4, res, nil)
+		stop()
+		if bgErr := <-bg; bgErr != nil {
+			t.Fatal(bgErr)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkExactlyOnce(t, res, stableKeys)
+	})
+	t.Run("reshard", func(t *testing.T) { reshardDuringScan(t, cl, c) })
+	t.Run("restart", func(t *testing.T) { restartDuringScan(t, cl, c) })
 	t.Run("hashtag-pattern", func(t *testing.T) {
 		cl.Load(50, func(i int) []string { return []string{"HSET", "t:{grp}:" + strconv.Itoa(i), "f1", "x"} })
 		parts, err := PlanScan(ctx, c, PlanOptions{Tasks: 8, Pattern: "t:{grp}:*"})
