@@ -307,6 +307,7 @@ func (ex *writeExecutor) exec(b *writeBatch, st *WriteStats) error {
 		if attempt == 2 {
 			return fmt.Errorf("writing to %s: the write script keeps disappearing: %w", ex.nodeOf(b.strs[b.cmds[b.again[0]].start]), noScript)
 		}
+		ex.c.Logger().Debug("loading the write script", "reason", noScript.Error(), "keys", len(b.again))
 		if err := ex.loadScript(); err != nil {
 			return err
 		}

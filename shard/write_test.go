@@ -754,3 +754,30 @@ func TestWriteBatchErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestWriteClusterNodeDown: a master that cannot be reached fails the
+// write with an error naming a node, instead of failing its keys one by
+// one.
+func TestWriteClusterNodeDown(t *testing.T) {
+	cl := redistest.StartCluster(t, redistest.ClusterOptions{})
+	w := dialWriteTarget(t, cl.URL(), cl.Client())
+	n := 3000
+	vals := make([]any, n)
+	for i := range vals {
+		vals[i] = int64(i)
+	}
+	rec := wrecord(t, wcol{"v", arrow.PrimitiveTypes.Int64, vals})
+	write(t, w, rec, shard.WriteOptions{Prefix: "up:"})
+	down := cl.Masters()[1].Addr()
+	cl.KillNode(1)
+	for _, mode := range []shard.WriteMode{shard.ModeAppend, shard.ModeReplace} {
+		st, err := shard.WriteBatch(context.Background(), w.client, rec, shard.WriteOptions{Prefix: "down:", Mode: mode})
+		if err == nil || !strings.Contains(err.Error(), down) {
+			t.Fatalf("%s with master %s down: err %v; want an error naming a node", mode, down, err)
+		}
+		if st.Failed != 0 {
+			t.Fatalf("%s: a node error was counted per key: %+v", mode, st)
+		}
+		t.Logf("%s: %v", mode, err)
+	}
+}
