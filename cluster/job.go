@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -30,6 +31,9 @@ type Job struct {
 	mu       sync.Mutex
 	latest   *jobRecord
 	watchErr error
+	running  map[int]int64 // task index → rows so far (progress estimates)
+	progDone bool          // progress channel closed
+	progSub  *nats.Subscription
 
 	uploadDone chan struct{} // nil unless a load uploads
 	uploadErr  error
@@ -45,8 +49,16 @@ func (c *Client) newJob(in *infra, id string, spec JobSpec) (*Job, error) {
 		progress: make(chan Progress, 1),
 		ended:    make(chan struct{}),
 	}
+	j.running = map[int]int64{}
+	sub, err := c.nc.Subscribe(progressSubject(id), j.onProgress)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("following job %s: %w", id, err)
+	}
+	j.progSub = sub
 	w, err := in.jobs.Watch(ctx, id)
 	if err != nil {
+		_ = sub.Unsubscribe()
 		cancel()
 		return nil, fmt.Errorf("watching job %s: %w", id, err)
 	}
@@ -70,7 +82,13 @@ func (j *Job) Spec() JobSpec { return j.spec }
 // watch follows the job record until it is terminal.
 func (j *Job) watch(w jetstream.KeyWatcher) {
 	defer func() { _ = w.Stop() }()
-	defer close(j.progress)
+	defer func() {
+		_ = j.progSub.Unsubscribe()
+		j.mu.Lock()
+		j.progDone = true
+		close(j.progress)
+		j.mu.Unlock()
+	}()
 	defer close(j.ended)
 	for {
 		select {
@@ -96,8 +114,8 @@ func (j *Job) watch(w jetstream.KeyWatcher) {
 			}
 			j.mu.Lock()
 			j.latest = &rec
+			j.pushProgressLocked()
 			j.mu.Unlock()
-			j.pushProgress(progressOf(&rec, time.Now()))
 			if rec.State.Terminal() {
 				return
 			}
@@ -113,8 +131,41 @@ func (j *Job) setWatchErr(err error) {
 	}
 }
 
-// pushProgress replaces any unread snapshot with p (only watch sends).
-func (j *Job) pushProgress(p Progress) {
+// onProgress records a running task's rows so far.
+func (j *Job) onProgress(m *nats.Msg) {
+	var tp taskProgress
+	if err := json.Unmarshal(m.Data, &tp); err != nil || tp.Index < 0 {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.latest != nil && j.latest.Counted.has(tp.Index) {
+		return // finished: its rows are in the record's counts
+	}
+	j.running[tp.Index] = tp.Rows
+	j.pushProgressLocked()
+}
+
+// pushProgressLocked replaces any unread snapshot with the current one:
+// the record's counts plus the rows so far of tasks not yet counted.
+func (j *Job) pushProgressLocked() {
+	if j.progDone || j.latest == nil {
+		return
+	}
+	rec := j.latest
+	p := progressOf(rec, time.Now())
+	if !rec.State.Terminal() {
+		for idx, n := range j.running {
+			if rec.Counted.has(idx) {
+				delete(j.running, idx)
+				continue
+			}
+			p.Rows += n
+		}
+		if p.Elapsed > 0 {
+			p.RowsPerSec = float64(p.Rows) / p.Elapsed.Seconds()
+		}
+	}
 	select {
 	case <-j.progress:
 	default:

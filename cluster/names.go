@@ -24,6 +24,7 @@ const (
 	subjEventPrefix  = "redstage.evt."
 	subjResultPrefix = "redstage.res."
 	subjCancelPrefix = "redstage.ctl.cancel."
+	subjProgPrefix   = "redstage.prog."
 	subjAPIPrefix    = "redstage.api."
 
 	serviceName    = "redstage-coordinator"
@@ -36,6 +37,7 @@ const (
 func taskSubject(job, task string) string    { return subjTaskPrefix + job + "." + task }
 func eventSubject(job string) string         { return subjEventPrefix + job }
 func cancelSubject(job string) string        { return subjCancelPrefix + job }
+func progressSubject(job string) string      { return subjProgPrefix + job }
 func jobResultsFilter(job string) string     { return subjResultPrefix + job + ".>" }
 func taskKey(job, task string) string        { return job + "." + task }
 func chunkObject(job string, idx int) string { return fmt.Sprintf("%s/%06d", job, idx) }

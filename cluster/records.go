@@ -157,6 +157,14 @@ type event struct {
 	Time      time.Time       `json:"time"`
 }
 
+// taskProgress is a running task's row count so far, published on core
+// NATS (redstage.prog.<job>) about once a second; best effort.
+type taskProgress struct {
+	Task  string `json:"task"`
+	Index int    `json:"index"`
+	Rows  int64  `json:"rows"`
+}
+
 // counts are the statistics of a task, summed over a job.
 type counts struct {
 	Rows  int64 `json:"rows,omitempty"`

@@ -31,7 +31,7 @@ type Progress struct {
 	TasksDone     int           `json:"tasks_done"`
 	TasksTotal    int           `json:"tasks_total"`    // may grow while a load's input is read
 	InputComplete bool          `json:"input_complete"` // TasksTotal is final
-	Rows          int64         `json:"rows"`           // rows of finished tasks plus running estimates
+	Rows          int64         `json:"rows"`           // rows of finished tasks plus running tasks' rows so far (Job.Progress)
 	Bytes         int64         `json:"bytes"`          // result or input bytes moved so far
 	Elapsed       time.Duration `json:"elapsed"`
 	RowsPerSec    float64       `json:"rows_per_sec"`

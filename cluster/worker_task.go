@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -88,11 +89,18 @@ func (w *Worker) handle(hardCtx context.Context, msg jetstream.Msg) {
 		defer close(hbStopped)
 		w.keepAlive(ctx, msg, &tm, cancel, hbDone)
 	}()
+	var rows atomic.Int64
+	progDone := make(chan struct{})
+	go func() {
+		defer close(progDone)
+		w.reportProgress(ctx, &tm, &rows, hbDone)
+	}()
 	tctx, tcancel := context.WithTimeout(ctx, tm.Policy.Timeout)
-	out, runErr := w.run(tctx, &tm, attempt)
+	out, runErr := w.run(tctx, &tm, attempt, &rows)
 	tcancel()
 	close(hbDone)
 	<-hbStopped
+	<-progDone
 
 	cause := context.Cause(ctx)
 	switch {
@@ -234,12 +242,40 @@ func (w *Worker) publishEvent(ctx context.Context, ev *event) error {
 	return nil
 }
 
-// run executes the task body of its kind.
-func (w *Worker) run(ctx context.Context, tm *taskMsg, attempt string) (outcome, error) {
+// progressEvery is how often a running task reports its rows so far.
+const progressEvery = time.Second
+
+// reportProgress publishes the rows so far of a running task until done.
+func (w *Worker) reportProgress(ctx context.Context, tm *taskMsg, rows *atomic.Int64, done <-chan struct{}) {
+	t := time.NewTicker(progressEvery)
+	defer t.Stop()
+	last := int64(-1)
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n := rows.Load()
+		if n == last {
+			continue
+		}
+		last = n
+		b, err := json.Marshal(taskProgress{Task: tm.Task, Index: tm.Index, Rows: n})
+		if err == nil {
+			_ = w.nc.Publish(progressSubject(tm.Job), b)
+		}
+	}
+}
+
+// run executes the task body of its kind; rows counts rows done so far.
+func (w *Worker) run(ctx context.Context, tm *taskMsg, attempt string, rows *atomic.Int64) (outcome, error) {
 	spec := &tm.Spec
 	switch spec.Kind {
 	case KindScan:
-		return w.runScan(ctx, tm, attempt)
+		return w.runScan(ctx, tm, attempt, rows)
 	case KindInfer:
 		state, ct, err := w.exec.Sample(ctx, spec, tm.Part, tm.Limit)
 		return outcome{counts: ct, output: state}, err
@@ -247,16 +283,20 @@ func (w *Worker) run(ctx context.Context, tm *taskMsg, attempt string) (outcome,
 		ct, err := w.exec.Delete(ctx, spec, tm.Part)
 		return outcome{counts: ct}, err
 	case KindLoad:
-		return w.runLoad(ctx, tm)
+		return w.runLoad(ctx, tm, rows)
 	}
 	return outcome{}, fmt.Errorf("%w: job kind %q", ErrNotImplemented, spec.Kind)
 }
 
-func (w *Worker) runScan(ctx context.Context, tm *taskMsg, attempt string) (outcome, error) {
+func (w *Worker) runScan(ctx context.Context, tm *taskMsg, attempt string, rows *atomic.Int64) (outcome, error) {
 	pub := newFramePublisher(ctx, w.js, resultSubject(tm.Job, tm.Task, attempt), framesInFlight)
 	enc := codec.FrameEncoder{MaxBytes: w.frameMax, Compression: w.cfg.FrameCompression}
 	ct, err := w.exec.Scan(ctx, &tm.Spec, tm.Part, func(rec arrow.RecordBatch) error {
-		return enc.Encode(rec, pub.publish)
+		if err := enc.Encode(rec, pub.publish); err != nil {
+			return err
+		}
+		rows.Add(rec.NumRows())
+		return nil
 	})
 	if ferr := pub.flush(); err == nil {
 		err = ferr
@@ -268,7 +308,7 @@ func (w *Worker) runScan(ctx context.Context, tm *taskMsg, attempt string) (outc
 	return outcome{frames: pub.n, counts: ct}, nil
 }
 
-func (w *Worker) runLoad(ctx context.Context, tm *taskMsg) (outcome, error) {
+func (w *Worker) runLoad(ctx context.Context, tm *taskMsg, rows *atomic.Int64) (outcome, error) {
 	if tm.Chunk == nil {
 		return outcome{}, fmt.Errorf("%w: load task %s without a chunk", ErrInvalidSpec, tm.Task)
 	}
@@ -291,6 +331,7 @@ func (w *Worker) runLoad(ctx context.Context, tm *taskMsg) (outcome, error) {
 			return outcome{}, err
 		}
 		offset += uint64(rec.NumRows())
+		rows.Add(rec.NumRows())
 		ct.add(c)
 	}
 	if err := rd.Err(); err != nil && !errors.Is(err, io.EOF) {
