@@ -11,7 +11,9 @@ import (
 )
 
 // loader is what both a server and a cluster offer for fixtures.
-type loader interface{ Load(n int, gen redistest.Gen) }
+type loader interface {
+	Load(n int, gen redistest.Gen)
+}
 
 func loadDeleteFixture(l loader) {
 	l.Load(5000, redistest.HashGen("d:", 2))
