@@ -56,6 +56,20 @@ func BenchmarkParse(b *testing.B) {
 			}
 		})
 	}
+	// Short decimals such as prices ("1234.56") take the exact fast path;
+	// the float64 case above (16-17 significant digits) mostly does not.
+	short := make([]string, benchN)
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range short {
+		short[i] = FormatFloat64(float64(rng.IntN(10_000_000)) / 100)
+	}
+	b.Run("float64-short", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, ok := ParseFloat64(short[i%benchN]); !ok {
+				b.Fatal("parse failed")
+			}
+		}
+	})
 	// Reference points measured in the same run, to read the figures
 	// against the machine's speed: strconv and time.Parse.
 	ints, floats, times := benchValues(Int64, benchN), benchValues(Float64, benchN), benchValues(Datetime, benchN)

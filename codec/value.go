@@ -69,9 +69,78 @@ func ParseFloat64(s string) (float64, bool) {
 			return parseFloatWord(s)
 		}
 	}
+	if f, ok := parseFloatFast(s); ok {
+		return f, true
+	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil { // syntax error, or overflow to ±Inf
 		return 0, false
+	}
+	return f, true
+}
+
+// float64pow10 holds the powers of ten that float64 represents exactly.
+var float64pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseFloatFast handles the common short decimals exactly (Clinger's fast
+// path: a mantissa below 2^53 times or divided by an exact power of ten is
+// one correctly rounded operation). It returns false for anything else,
+// including syntax errors, which strconv.ParseFloat then decides.
+func parseFloatFast(s string) (float64, bool) {
+	i, neg := 0, false
+	if s[0] == '-' || s[0] == '+' {
+		neg, i = s[0] == '-', 1
+	}
+	var mant uint64
+	digits, exp := 0, 0
+	sawDigit, sawDot := false, false
+	for ; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			sawDigit = true
+			if mant != 0 || c != '0' {
+				if digits == 19 {
+					return 0, false
+				}
+				digits++
+			}
+			mant = mant*10 + uint64(c-'0')
+			if sawDot {
+				exp--
+			}
+		case c == '.' && !sawDot:
+			sawDot = true
+		case c == 'e' || c == 'E':
+			if !sawDigit {
+				return 0, false
+			}
+			e, ok := ParseInt64(s[i+1:])
+			if !ok || e > 1000 || e < -1000 {
+				return 0, false
+			}
+			exp += int(e)
+			i = len(s)
+		default:
+			return 0, false
+		}
+	}
+	if !sawDigit || mant > 1<<53 {
+		return 0, false
+	}
+	f := float64(mant)
+	switch {
+	case exp == 0:
+	case exp > 0 && exp <= 22:
+		f *= float64pow10[exp]
+	case exp < 0 && exp >= -22:
+		f /= float64pow10[-exp]
+	default:
+		return 0, false
+	}
+	if neg {
+		f = -f
 	}
 	return f, true
 }

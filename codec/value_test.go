@@ -69,6 +69,15 @@ func TestParseFloat64(t *testing.T) {
 		{"1.7976931348623157e308", math.MaxFloat64, true},
 		{"5e-324", 5e-324, true},
 		{"1e-400", 0, true}, // underflow rounds to zero
+		{"123.456e-2", 1.23456, true},
+		{"9007199254740993", 9007199254740992, true}, // 2^53+1 rounds to even
+		{"1e22", 1e22, true},
+		{"1e23", 1e23, true},
+		{"0.000000000000000000000000001", 1e-27, true},
+		{"12345678901234567890123", 1.2345678901234568e22, true},
+		{"1e+5", 1e5, true},
+		{"1e5.5", 0, false},
+		{"0e999999", 0, true},
 		{"inf", math.Inf(1), true},
 		{"Inf", math.Inf(1), true},
 		{"+INF", math.Inf(1), true},
