@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,9 +24,12 @@ import (
 	"github.com/redstage/redstage/shard"
 )
 
-// Run: go test ./cluster -run '^$' -bench BenchmarkProtocolOverhead -benchtime=1x -count=3 -timeout 60m
+// Run: go test ./cluster -run '^$' -bench BenchmarkProtocolOverhead -benchtime=1x -timeout 60m
 // (docs/benchmarks-cluster.md has figures and the exact command).
-var benchRows = flag.Int("cluster.rows", 1_000_000, "rows loaded and scanned by BenchmarkProtocolOverhead")
+var (
+	benchRows   = flag.Int("cluster.rows", 1_000_000, "rows loaded and scanned by BenchmarkProtocolOverhead")
+	benchRounds = flag.Int("cluster.rounds", 5, "alternating direct/embedded rounds per sub-benchmark")
+)
 
 const benchChunk = 65536
 
@@ -70,8 +74,10 @@ func benchBatches(rows int) []arrow.RecordBatch {
 // process, loading and scanning N rows × 10 fields (a) by calling shard's
 // executors directly with one goroutine per CPU and (b) through the
 // embedded default (in-process NATS with JetStream, coordinator, one worker
-// per CPU, client upload / result merge). Metric: rows/s; the overhead of
-// the protocol is 1 - embedded/direct.
+// per CPU, client upload / result merge). The two run alternately; metrics
+// are medians: rows/s, CPU µs per row (this process + redis-server), and
+// the overheads wall-overhead-% = 1 - embedded/direct rate and
+// cpu-overhead-% = embedded/direct CPU per row - 1.
 func BenchmarkProtocolOverhead(b *testing.B) {
 	rows := *benchRows
 	rs := redistest.StartServer(b)
@@ -101,99 +107,129 @@ func BenchmarkProtocolOverhead(b *testing.B) {
 	}
 	defer sc.Close()
 	rdb := rs.Client()
-	flush := func(b *testing.B) {
-		b.StopTimer()
+	type sample struct{ rate, cli, srv float64 }
+	// measure runs fn once and returns rows/s (wall) and CPU per row of
+	// this process (client, NATS, coordinator, workers) and of
+	// redis-server; CPU per row does not depend on what else runs on the
+	// machine, the wall rate does.
+	measure := func(b *testing.B, fn func() error) sample {
+		w0, c0, s0 := time.Now(), selfCPU(b), redisCPU(b, rdb)
+		if err := fn(); err != nil {
+			b.Fatal(err)
+		}
+		n := float64(rows)
+		return sample{n / time.Since(w0).Seconds(), (selfCPU(b) - c0) / n * 1e6, (redisCPU(b, rdb) - s0) / n * 1e6}
+	}
+	// compare runs direct and embedded alternately, rounds times, and
+	// reports medians and the median per-round overhead, so that load
+	// drifting on a shared machine hits both sides alike.
+	compare := func(b *testing.B, prepare func(b *testing.B), direct, embedded func() error) {
+		var d, em []sample
+		var wallOver, cpuOver []float64
+		for range *benchRounds {
+			prepare(b)
+			d = append(d, measure(b, direct))
+			prepare(b)
+			em = append(em, measure(b, embedded))
+			dl, el := d[len(d)-1], em[len(em)-1]
+			wallOver = append(wallOver, 100*(1-el.rate/dl.rate))
+			cpuOver = append(cpuOver, 100*((el.cli+el.srv)/(dl.cli+dl.srv)-1))
+		}
+		med := func(f func(sample) float64, xs []sample) float64 {
+			v := make([]float64, len(xs))
+			for i, x := range xs {
+				v[i] = f(x)
+			}
+			return median(v)
+		}
+		rate := func(x sample) float64 { return x.rate }
+		cpu := func(x sample) float64 { return x.cli + x.srv }
+		cli := func(x sample) float64 { return x.cli }
+		b.ReportMetric(med(rate, d), "direct-rows/s")
+		b.ReportMetric(med(rate, em), "embedded-rows/s")
+		b.ReportMetric(median(wallOver), "wall-overhead-%")
+		b.ReportMetric(med(cpu, d), "direct-cpu-us/row")
+		b.ReportMetric(med(cpu, em), "embedded-cpu-us/row")
+		b.ReportMetric(med(cli, d), "direct-cli-us/row")
+		b.ReportMetric(med(cli, em), "embedded-cli-us/row")
+		b.ReportMetric(median(cpuOver), "cpu-overhead-%")
+		for i := range d {
+			b.Logf("round %d: direct %.0f rows/s %.2f+%.2f us/row; embedded %.0f rows/s %.2f+%.2f us/row",
+				i+1, d[i].rate, d[i].cli, d[i].srv, em[i].rate, em[i].cli, em[i].srv)
+		}
+	}
+	noop := func(*testing.B) {}
+	flushAll := func(b *testing.B) {
 		if err := rdb.FlushAll(ctx).Err(); err != nil {
 			b.Fatal(err)
 		}
-		b.StartTimer()
 	}
 	ensureLoaded := func(b *testing.B) {
-		b.StopTimer()
-		defer b.StartTimer()
 		if n, _ := rdb.DBSize(ctx).Result(); n == int64(rows) {
 			return
 		}
-		if err := rdb.FlushAll(ctx).Err(); err != nil {
-			b.Fatal(err)
-		}
+		flushAll(b)
 		if err := directLoad(ctx, sc, loadSpec, recs); err != nil {
 			b.Fatal(err)
 		}
 	}
-	type mark struct {
-		wall     time.Time
-		cli, srv float64
-	}
-	begin := func(b *testing.B) mark {
-		return mark{time.Now(), selfCPU(b), redisCPU(b, rdb)}
-	}
-	// report: rows/s (wall), and CPU per row of this process (client,
-	// NATS, coordinator, workers) and of redis-server, which unlike the
-	// wall rate do not depend on what else runs on the machine.
-	report := func(b *testing.B, m mark) {
-		n := float64(rows) * float64(b.N)
-		b.ReportMetric(n/time.Since(m.wall).Seconds(), "rows/s")
-		cli, srv := (selfCPU(b)-m.cli)/n*1e6, (redisCPU(b, rdb)-m.srv)/n*1e6
-		b.ReportMetric(cli, "cli-us/row")
-		b.ReportMetric(srv, "srv-us/row")
-		b.ReportMetric(cli+srv, "cpu-us/row")
-	}
 
-	b.Run("load/direct", func(b *testing.B) {
-		m := begin(b)
+	b.Run("load", func(b *testing.B) {
 		for range b.N {
-			flush(b)
-			if err := directLoad(ctx, sc, loadSpec, recs); err != nil {
-				b.Fatal(err)
-			}
+			compare(b, flushAll, func() error {
+				return directLoad(ctx, sc, loadSpec, recs)
+			}, func() error {
+				for _, r := range recs {
+					r.Retain() // the load releases what it reads
+				}
+				defer func() {
+					for _, r := range recs {
+						r.Release()
+					}
+				}()
+				job, err := e.Client().Load(ctx, loadSpec, []LoadInput{{Name: "bench", Source: &sliceSource{recs: recs}}})
+				if err != nil {
+					return err
+				}
+				defer job.Close()
+				res, err := job.Wait(ctx)
+				if err == nil && res.Written != int64(rows) {
+					err = fmt.Errorf("written %d, want %d", res.Written, rows)
+				}
+				return err
+			})
 		}
-		report(b, m)
 	})
-	b.Run("load/embedded", func(b *testing.B) {
-		m := begin(b)
-		for range b.N {
-			flush(b)
-			for _, r := range recs {
-				r.Retain() // the load releases what it reads
-			}
-			job, err := e.Client().Load(ctx, loadSpec, []LoadInput{{Name: "bench", Source: &sliceSource{recs: recs}}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			res, err := job.Wait(ctx)
-			job.Close()
-			if err != nil || res.Written != int64(rows) {
-				b.Fatalf("load: %v (written %d)", err, res.Written)
-			}
-			for _, r := range recs {
-				r.Release()
-			}
-		}
-		report(b, m)
-	})
-	b.Run("scan/direct", func(b *testing.B) {
+	b.Run("scan", func(b *testing.B) {
 		ensureLoaded(b)
-		m := begin(b)
 		for range b.N {
-			n, err := directScan(ctx, sc, scanSpec)
-			if err != nil || n != int64(rows) {
-				b.Fatalf("scan: %v (%d rows)", err, n)
-			}
+			compare(b, noop, func() error {
+				n, err := directScan(ctx, sc, scanSpec)
+				if err == nil && n != int64(rows) {
+					err = fmt.Errorf("scanned %d, want %d", n, rows)
+				}
+				return err
+			}, func() error {
+				n, err := embeddedScan(ctx, e.Client(), scanSpec)
+				if err == nil && n != int64(rows) {
+					err = fmt.Errorf("scanned %d, want %d", n, rows)
+				}
+				return err
+			})
 		}
-		report(b, m)
 	})
-	b.Run("scan/embedded", func(b *testing.B) {
-		ensureLoaded(b)
-		m := begin(b)
-		for range b.N {
-			n, err := embeddedScan(ctx, e.Client(), scanSpec)
-			if err != nil || n != int64(rows) {
-				b.Fatalf("scan: %v (%d rows)", err, n)
-			}
-		}
-		report(b, m)
-	})
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // directLoad writes the batches with shard.WriteBatch, one goroutine per CPU.

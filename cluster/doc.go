@@ -75,6 +75,11 @@
 // stream's MaxAge (CoordinatorConfig.ResultRetention). Load chunks are deleted
 // when their task has a winner and, at the latest, when the job ends.
 //
+// Credentials. The job's Redis URL, password included, is stored in the job
+// record and in its task messages, because workers need it; it is logged and
+// reported only redacted (shard.RedactURL). Protect the NATS server
+// accordingly.
+//
 // Memory. Neither the coordinator nor the client holds a job's data: load
 // input is cut into chunks while read, results are read frame by frame from
 // the stream, and sorted output (ResultOptions.Sort) spills sorted runs of

@@ -289,18 +289,23 @@ func (fs *frameSource) endError(rec *jobRecord) error {
 func (fs *frameSource) emitWinner(w winner) error {
 	subj := resultSubject(fs.j.id, w.task, w.attempt)
 	seq := uint64(1)
-	for i := 0; i < w.frames; i++ {
+	for i := 0; i < w.frames; {
 		raw, err := fs.j.in.results.GetMsg(fs.ctx, seq, jetstream.WithGetMsgSubject(subj))
 		if err != nil {
 			return fmt.Errorf("reading result frame %d of task %s (job %s): %w", i, w.task, fs.j.id, err)
 		}
 		seq = raw.Sequence + 1
-		if got := raw.Header.Get(hdrFrame); got != strconv.Itoa(i) {
-			return fmt.Errorf("result frames of task %s (job %s): frame %q where %d was expected", w.task, fs.j.id, got, i)
+		got, err := strconv.Atoi(raw.Header.Get(hdrFrame))
+		switch {
+		case err == nil && got < i:
+			continue // a frame stored twice: keep the first
+		case err != nil || got > i:
+			return fmt.Errorf("result frames of task %s (job %s): frame %q where %d was expected", w.task, fs.j.id, raw.Header.Get(hdrFrame), i)
 		}
+		i++
 		recs, err := codec.DecodeFrame(raw.Data, fs.opts.Allocator)
 		if err != nil {
-			return fmt.Errorf("decoding result frame %d of task %s (job %s): %w", i, w.task, fs.j.id, err)
+			return fmt.Errorf("decoding result frame %d of task %s (job %s): %w", got, w.task, fs.j.id, err)
 		}
 		for k, rec := range recs {
 			rec, err = conform(rec, fs.schema)
@@ -308,7 +313,7 @@ func (fs *frameSource) emitWinner(w winner) error {
 				for _, r := range recs[k+1:] {
 					r.Release()
 				}
-				return fmt.Errorf("result frame %d of task %s (job %s): %w", i, w.task, fs.j.id, err)
+				return fmt.Errorf("result frame %d of task %s (job %s): %w", got, w.task, fs.j.id, err)
 			}
 			if err := fs.send(rec); err != nil {
 				for _, r := range recs[k+1:] {
