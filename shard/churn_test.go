@@ -142,20 +142,16 @@ func backgroundChurn(ctx context.Context, rdb redis.UniversalClient, keys int) <
 func scanUnderChurn(t *testing.T, c *Client, srv *redistest.Server, tasks int) {
 	ch := &tableChurn{addr: srv.Addr(), node: srv.Client(), n: 900_000, start: 20, gap: 60, cycles: 1,
 		growBits: 21, shrinkBits: 19}
-	res := churnScan(t, c, srv, PlanOptions{Tasks: tasks}, ch, 1000, 0, 5000)
+	res := churnScanWith(t, c, srv, PlanOptions{Tasks: tasks}, ch,
+		scanTuning{batch: 1000, count: 1000, bgKeys: 5000, parallel: 4})
 	checkExactlyOnce(t, res, stableKeys)
 	t.Logf("tasks %d: %d rows, table grew to %d buckets and shrank back; duplicates dropped %d, vanished %d, boundary retries %d",
 		tasks, res.stats.Rows, ch.maxBkt, res.stats.Duplicates, res.stats.Vanished, res.stats.Retries)
 }
 
-// churnScan plans and runs a scan with the table churn and the background
-// churn, checks that the churn completed its cycles, and removes the churn
-// keys afterwards.
-func churnScan(t *testing.T, c *Client, srv *redistest.Server, po PlanOptions, ch *tableChurn, batch, window, bgKeys int) *scanResult {
-	t.Helper()
-	return churnScanWith(t, c, srv, po, ch, scanTuning{batch: batch, count: 100, window: window, bgKeys: bgKeys, parallel: 4})
-}
-
+// churnScanWith plans and runs a scan with the table churn and the
+// background churn, checks that the churn completed its cycles, and removes
+// the churn keys afterwards.
 type scanTuning struct{ batch, count, window, bgKeys, parallel int }
 
 func churnScanWith(t *testing.T, c *Client, srv *redistest.Server, po PlanOptions, ch *tableChurn, tu scanTuning) *scanResult {
