@@ -27,6 +27,10 @@ type ClientConfig struct {
 	TempDir        string // sorted results: where runs are spilled ("" = os.TempDir())
 	// ChunkCompression of uploaded load chunks ("" = none).
 	ChunkCompression codec.Compression
+	// MaxPendingChunks bounds the chunks uploaded but not yet written by
+	// workers, so a fast reader does not copy a whole file into the store
+	// ahead of the workers (default 16).
+	MaxPendingChunks int
 	// RetryFor: an uploading load keeps retrying its requests this long
 	// while no coordinator answers (one restarting), then fails (2m).
 	RetryFor time.Duration
@@ -35,18 +39,19 @@ type ClientConfig struct {
 // DefaultClientConfig returns the defaults.
 func DefaultClientConfig() ClientConfig {
 	return ClientConfig{
-		Logger:         hclog.NewNullLogger(),
-		RequestTimeout: 30 * time.Second,
-		ChunkRows:      65536,
-		ChunkBytes:     8 << 20,
-		RetryFor:       2 * time.Minute,
+		Logger:           hclog.NewNullLogger(),
+		RequestTimeout:   30 * time.Second,
+		ChunkRows:        65536,
+		ChunkBytes:       8 << 20,
+		RetryFor:         2 * time.Minute,
+		MaxPendingChunks: 16,
 	}
 }
 
 // Validate checks the configuration.
 func (c ClientConfig) Validate() error {
-	if c.RequestTimeout <= 0 || c.ChunkRows <= 0 || c.ChunkBytes <= 0 || c.RetryFor < 0 {
-		return errors.New("client config: RequestTimeout, ChunkRows and ChunkBytes must be positive, RetryFor not negative")
+	if c.RequestTimeout <= 0 || c.ChunkRows <= 0 || c.ChunkBytes <= 0 || c.MaxPendingChunks <= 0 || c.RetryFor < 0 {
+		return errors.New("client config: RequestTimeout, ChunkRows, ChunkBytes and MaxPendingChunks must be positive, RetryFor not negative")
 	}
 	if _, err := codec.ParseCompression(string(c.ChunkCompression)); err != nil {
 		return fmt.Errorf("client config: %w", err)

@@ -403,3 +403,30 @@ func TestWorkersListed(t *testing.T) {
 		return err == nil && len(ws) == 1
 	})
 }
+
+// TestWorkerConcurrency: one worker with Concurrency 3 runs three tasks at
+// once.
+func TestWorkerConcurrency(t *testing.T) {
+	rs := redistest.StartServer(t)
+	tc := newTestCluster(t, 0)
+	tc.wcfg.Concurrency = 3
+	b := newBlocker(func(*taskMsg, int) bool { return true })
+	tc.addWorker(b.hooks("a"))
+	ctx := testCtx(t, 60*time.Second)
+	job, err := tc.client.Load(ctx, loadSpec(rs.URL()), loadInputs(3000)) // 3 chunks
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer job.Close()
+	seen := map[string]bool{}
+	for range 3 {
+		seen[b.wait(t, 20*time.Second).task] = true // all three blocked at the same time
+	}
+	if len(seen) != 3 {
+		t.Fatalf("blocked tasks %v, want 3 distinct", seen)
+	}
+	close(b.release)
+	if res, err := job.Wait(ctx); err != nil || res.Written != 3000 {
+		t.Fatalf("wait: %v (written %v)", err, res)
+	}
+}

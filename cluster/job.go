@@ -27,6 +27,7 @@ type Job struct {
 
 	progress chan Progress
 	ended    chan struct{} // closed when the job record is terminal (or the watch failed)
+	updated  chan struct{} // signalled (non-blocking) on every job record update
 
 	mu       sync.Mutex
 	latest   *jobRecord
@@ -48,6 +49,7 @@ func (c *Client) newJob(in *infra, id string, spec JobSpec) (*Job, error) {
 		ctx: ctx, cancel: cancel,
 		progress: make(chan Progress, 1),
 		ended:    make(chan struct{}),
+		updated:  make(chan struct{}, 1),
 	}
 	j.running = map[int]int64{}
 	sub, err := c.nc.Subscribe(progressSubject(id), j.onProgress)
@@ -116,6 +118,10 @@ func (j *Job) watch(w jetstream.KeyWatcher) {
 			j.latest = &rec
 			j.pushProgressLocked()
 			j.mu.Unlock()
+			select {
+			case j.updated <- struct{}{}:
+			default:
+			}
 			if rec.State.Terminal() {
 				return
 			}

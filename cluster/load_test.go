@@ -94,3 +94,41 @@ func renameFirst(rec arrow.RecordBatch, name string) arrow.RecordBatch {
 	fields[0].Name = name
 	return arrowRecord(arrow.NewSchema(fields, nil), rec)
 }
+
+// TestLoadUploadWindow: with workers stalled, the uploader stops after
+// MaxPendingChunks chunks instead of copying the whole input ahead.
+func TestLoadUploadWindow(t *testing.T) {
+	rs := redistest.StartServer(t)
+	tc := newTestCluster(t, 0)
+	tc.client.cfg.MaxPendingChunks = 2
+	b := newBlocker(func(*taskMsg, int) bool { return true })
+	tc.addWorker(b.hooks("a"))
+	ctx := testCtx(t, 60*time.Second)
+	job, err := tc.client.Load(ctx, loadSpec(rs.URL()), loadInputs(6000)) // 6 chunks of 1000
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer job.Close()
+	b.wait(t, 20*time.Second)
+	chunkCount := func() int {
+		st, err := tc.client.Status(ctx, job.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Progress.TasksTotal
+	}
+	eventually(t, 10*time.Second, "two chunks queued", func() bool { return chunkCount() == 2 })
+	// The window holds: a third chunk is not queued while both are pending.
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if n := chunkCount(); n > 2 {
+			t.Fatalf("%d chunks queued with 2 pending and a window of 2", n)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	close(b.release)
+	res, err := job.Wait(ctx)
+	if err != nil || res.Written != 6000 {
+		t.Fatalf("wait: %v (written %v)", err, res)
+	}
+}

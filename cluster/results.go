@@ -237,6 +237,7 @@ func (fs *frameSource) produce(tw jetstream.KeyWatcher) error {
 				return err
 			}
 			emitted++
+			fs.purge(resultSubject(fs.j.id, w.task, w.attempt)) // keep the stream small during long jobs
 		}
 		if ended == nil {
 			rec := fs.j.record()
@@ -244,7 +245,7 @@ func (fs *frameSource) produce(tw jetstream.KeyWatcher) error {
 				return fs.endError(rec)
 			}
 			if rec.Result == nil || emitted >= rec.Result.Tasks {
-				fs.purge()
+				fs.purge(jobResultsFilter(fs.j.id))
 				return nil
 			}
 		}
@@ -326,12 +327,12 @@ func (fs *frameSource) emitWinner(w winner) error {
 	return nil
 }
 
-// purge removes the job's frames once all were read.
-func (fs *frameSource) purge() {
+// purge removes frames that were read (a winner's, then all of the job's).
+func (fs *frameSource) purge(subject string) {
 	if fs.opts.KeepResults {
 		return
 	}
-	if err := fs.j.in.results.Purge(fs.ctx, jetstream.WithPurgeSubject(jobResultsFilter(fs.j.id))); err != nil && !errors.Is(err, context.Canceled) {
+	if err := fs.j.in.results.Purge(fs.ctx, jetstream.WithPurgeSubject(subject)); err != nil && !errors.Is(err, context.Canceled) {
 		fs.j.log.Warn("purging read results", "error", err)
 	}
 }

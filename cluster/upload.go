@@ -116,6 +116,29 @@ func (u *uploader) input(in LoadInput) error {
 	return u.flush()
 }
 
+// waitWindow blocks while MaxPendingChunks chunks are queued and not yet done.
+func (u *uploader) waitWindow() error {
+	for {
+		rec := u.job.record()
+		done := 0
+		if rec != nil {
+			if rec.State.Terminal() {
+				return fmt.Errorf("job %s is %s: %w", u.job.id, rec.State, ErrJobFinished)
+			}
+			done = rec.Done
+		}
+		if u.chunks-done < u.job.c.cfg.MaxPendingChunks {
+			return nil
+		}
+		select {
+		case <-u.job.updated:
+		case <-u.job.ended:
+		case <-u.ctx.Done():
+			return u.ctx.Err()
+		}
+	}
+}
+
 // add appends rec to the current chunk, cutting it at chunk boundaries.
 func (u *uploader) add(schema *arrow.Schema, rec arrow.RecordBatch, cfg ClientConfig) error {
 	if !rec.Schema().Equal(schema) {
@@ -123,6 +146,9 @@ func (u *uploader) add(schema *arrow.Schema, rec arrow.RecordBatch, cfg ClientCo
 	}
 	for start := int64(0); start < rec.NumRows(); {
 		if u.cur == nil {
+			if err := u.waitWindow(); err != nil {
+				return err
+			}
 			cw, err := u.openChunk(schema, cfg.ChunkCompression)
 			if err != nil {
 				return err
