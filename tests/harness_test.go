@@ -113,7 +113,7 @@ func startProc(t testing.TB, program string, env []string, args ...string) *proc
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
-			t.Logf("--- %s %s (pid %d) log tail:\n%s", p.name, strings.Join(args, " "), cmd.Process.Pid, tail(p.output(), 40))
+			t.Logf("--- %s %s (pid %d) log tail:\n%s", p.name, strings.Join(args, " "), cmd.Process.Pid, tail(p.output(), 150))
 		}
 	})
 	return p
@@ -148,7 +148,14 @@ func (p *proc) wait(d time.Duration) (int, error) {
 	select {
 	case <-p.done:
 	case <-time.After(d):
-		return -1, fmt.Errorf("%s still running after %s", p.name, d)
+		// A Go program prints every goroutine's stack on SIGQUIT: the log
+		// then shows where it hangs.
+		p.signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+		}
+		return -1, fmt.Errorf("%s still running after %s (sent SIGQUIT for a stack dump)", p.name, d)
 	}
 	var ee *exec.ExitError
 	if errors.As(p.err, &ee) {

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/parquet/file"
@@ -46,11 +48,15 @@ func checkOutputDir(path string) error {
 // outputFile writes a result file atomically: into a temporary file in the
 // target's directory, renamed over the target only when everything was
 // written. A failed or interrupted command leaves no partial output.
+// Its methods are safe for concurrent use (an interrupted command aborts it
+// while the copy may still be writing).
 type outputFile struct {
+	mu   sync.Mutex
 	path string // target; "-" = stdout
 	tmp  *os.File
 	w    codec.RecordWriter
 	cw   *countingWriter
+	done bool // committed or aborted
 }
 
 // createOutput opens the output for records of schema s in format f.
@@ -84,6 +90,11 @@ func createOutput(path string, f codec.Format, s *arrow.Schema, stdout io.Writer
 
 // Write appends a batch.
 func (o *outputFile) Write(rec arrow.RecordBatch) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.done {
+		return &codec.FileError{Path: o.path, RowGroup: -1, Err: errors.New("output aborted")}
+	}
 	if err := o.w.Write(rec); err != nil {
 		return &codec.FileError{Path: o.path, RowGroup: -1, Err: err}
 	}
@@ -91,31 +102,41 @@ func (o *outputFile) Write(rec arrow.RecordBatch) error {
 }
 
 // Bytes returns the bytes written so far.
-func (o *outputFile) Bytes() int64 { return o.cw.n }
+func (o *outputFile) Bytes() int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.cw.n
+}
 
 // Commit finishes the file and moves it into place.
 func (o *outputFile) Commit() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.done {
+		return &codec.FileError{Path: o.path, RowGroup: -1, Err: errors.New("output aborted")}
+	}
 	if err := o.w.Close(); err != nil {
-		o.Abort()
+		o.abort()
 		return &codec.FileError{Path: o.path, RowGroup: -1, Err: err}
 	}
+	o.done = true
 	if o.tmp == nil {
 		return nil
 	}
 	if err := o.tmp.Sync(); err != nil {
-		o.Abort()
+		o.abort()
 		return &codec.FileError{Path: o.path, RowGroup: -1, Err: err}
 	}
 	if err := o.tmp.Close(); err != nil {
-		o.Abort()
+		o.abort()
 		return &codec.FileError{Path: o.path, RowGroup: -1, Err: err}
 	}
 	if err := os.Chmod(o.tmp.Name(), 0o644); err != nil {
-		o.Abort()
+		o.abort()
 		return &codec.FileError{Path: o.path, RowGroup: -1, Err: err}
 	}
 	if err := os.Rename(o.tmp.Name(), o.path); err != nil {
-		o.Abort()
+		o.abort()
 		return &codec.FileError{Path: o.path, RowGroup: -1, Err: err}
 	}
 	o.tmp = nil
@@ -124,6 +145,13 @@ func (o *outputFile) Commit() error {
 
 // Abort removes the temporary file. Idempotent; a no-op after Commit.
 func (o *outputFile) Abort() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.abort()
+}
+
+func (o *outputFile) abort() {
+	o.done = true
 	if o.tmp == nil {
 		return
 	}

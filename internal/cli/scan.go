@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -278,12 +279,11 @@ func (a *App) runScan(ctx context.Context, o *ScanOptions) (err error) {
 		<-pdone
 	}()
 
-	bytes, err := a.copyResults(ctx, job, o)
+	bytes, err := a.copyInterruptible(ctx, job, o, log)
 	sum.OutputBytes = bytes
 	if err != nil {
-		if ctx.Err() != nil {
-			cancelJob(job, log)
-			return errInterrupted
+		if errors.Is(err, errInterrupted) {
+			return err
 		}
 		var je *cluster.JobError
 		if !errors.As(err, &je) {
@@ -305,9 +305,59 @@ func (a *App) runScan(ctx context.Context, o *ScanOptions) (err error) {
 	return werr
 }
 
+// cancelGrace bounds how long an interrupted scan waits for the results
+// reader to stop after the job was cancelled.
+const cancelGrace = 15 * time.Second
+
+// copyInterruptible copies the results (copyResults) and, when ctx is
+// cancelled by a signal, cancels the job and returns errInterrupted as soon
+// as the copy stops (or after cancelGrace), with the output removed.
+//
+// The results are read under their own context, not ctx: cancelling the
+// job ends the reader with the job's error, whereas cancelling the
+// reader's context can leave ResultReader.Next waiting forever (a race in
+// package cluster's frame source, see the CLI helper's report).
+func (a *App) copyInterruptible(ctx context.Context, job *cluster.Job, o *ScanOptions, log hclog.Logger) (int64, error) {
+	rctx, rcancel := context.WithCancel(context.Background())
+	defer rcancel()
+	type copied struct {
+		bytes int64
+		err   error
+	}
+	var outMu sync.Mutex
+	var out *outputFile
+	done := make(chan copied, 1)
+	go func() {
+		n, err := a.copyResults(rctx, job, o, func(f *outputFile) {
+			outMu.Lock()
+			out = f
+			outMu.Unlock()
+		})
+		done <- copied{n, err}
+	}()
+	select {
+	case c := <-done:
+		return c.bytes, c.err
+	case <-ctx.Done():
+	}
+	cancelJob(job, log)
+	select {
+	case <-done:
+	case <-time.After(cancelGrace):
+		log.Warn("the results reader did not stop after the job was cancelled; exiting anyway", "job", job.ID())
+		outMu.Lock()
+		if out != nil {
+			out.Abort()
+		}
+		outMu.Unlock()
+	}
+	return 0, errInterrupted
+}
+
 // copyResults streams the job's merged results into the output, which is
-// committed only when every batch was written.
-func (a *App) copyResults(ctx context.Context, job *cluster.Job, o *ScanOptions) (int64, error) {
+// committed only when every batch was written. opened is told the output
+// once it exists.
+func (a *App) copyResults(ctx context.Context, job *cluster.Job, o *ScanOptions, opened func(*outputFile)) (int64, error) {
 	rr, err := job.Results(ctx, cluster.ResultOptions{Sort: o.Sort})
 	if err != nil {
 		return 0, err
@@ -317,6 +367,7 @@ func (a *App) copyResults(ctx context.Context, job *cluster.Job, o *ScanOptions)
 	if err != nil {
 		return 0, err
 	}
+	opened(out)
 	defer out.Abort()
 	for {
 		rec, err := rr.Next()
@@ -348,5 +399,3 @@ func shellQuote(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
-
-var _ hclog.Logger
