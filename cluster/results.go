@@ -168,6 +168,7 @@ func newFrameSource(ctx context.Context, j *Job, schema *arrow.Schema, opts Resu
 	fs.wg.Add(1)
 	go func() {
 		defer fs.wg.Done()
+		defer close(fs.ch) // a reader never blocks on a producer that is gone
 		defer func() { _ = tw.Stop() }()
 		err := fs.produce(tw)
 		if err == nil {
@@ -187,6 +188,10 @@ func (fs *frameSource) next() (arrow.RecordBatch, error) {
 	}
 	it, ok := <-fs.ch
 	if !ok {
+		fs.done = true
+		if err := fs.ctx.Err(); err != nil {
+			return nil, fmt.Errorf("results of job %s: %w", fs.j.id, err)
+		}
 		return nil, fmt.Errorf("results of job %s: %w", fs.j.id, ErrClosed)
 	}
 	if it.err != nil {
@@ -199,14 +204,9 @@ func (fs *frameSource) next() (arrow.RecordBatch, error) {
 func (fs *frameSource) close() {
 	fs.cancel()
 	fs.wg.Wait()
-	for {
-		select {
-		case it := <-fs.ch:
-			if it.rec != nil {
-				it.rec.Release()
-			}
-		default:
-			return
+	for it := range fs.ch { // closed by the producer
+		if it.rec != nil {
+			it.rec.Release()
 		}
 	}
 }

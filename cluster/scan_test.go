@@ -275,3 +275,41 @@ func TestSubmitRejectsUnreachableRedis(t *testing.T) {
 		t.Errorf("jobs recorded: %d (%v), want none", len(list), err)
 	}
 }
+
+// TestResultsStopOnCancelledContext: cancelling the context given to
+// Results makes Next return promptly with the context's error.
+func TestResultsStopOnCancelledContext(t *testing.T) {
+	rs := redistest.StartServer(t)
+	loadUsers(rs, 1000)
+	tc := newTestCluster(t, 0)
+	b := newBlocker(func(*taskMsg, int) bool { return true })
+	tc.addWorker(b.hooks("a"))
+	ctx := testCtx(t, 30*time.Second)
+	job, err := tc.client.Submit(ctx, usersScan(rs.URL(), 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer job.Close()
+	b.wait(t, 10*time.Second) // nothing can complete: Next would wait
+	rctx, cancel := context.WithCancel(ctx)
+	rr, err := job.Results(rctx, ResultOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := rr.Next()
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Next after cancel: %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Next still blocked 5s after its context was cancelled")
+	}
+	close(b.release)
+}
