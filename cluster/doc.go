@@ -24,6 +24,18 @@
 //   - KV REDSTAGE_JOBS (job records), KV REDSTAGE_TASK (task records, key
 //     "<job>.<task>"), KV REDSTAGE_WORKERS (worker heartbeats, bucket TTL),
 //     object store REDSTAGE_CHUNKS (load input chunks, "<job>/<chunk>").
+//   - core subjects redstage.ctl.cancel.<job> (a job ended: stop its tasks)
+//     and redstage.prog.<job> (rows so far of running tasks, about once a
+//     second, for progress display only).
+//
+// A job's life: the client submits a spec; the coordinator validates it
+// (spec rules, then a bounded dial of Redis), records the job and, for scan,
+// infer and delete, plans partitions with shard.PlanScan, records one task
+// per partition and queues them. A load's tasks are added by the client one
+// per uploaded chunk (with the chunk's global row offset, so automatic keys
+// never collide); its final "input complete" request fixes the task count.
+// The job succeeds when every task has a winning attempt (or was replaced by
+// re-planned tasks that have).
 //
 // # Delivery contract
 //
@@ -56,9 +68,18 @@
 // tasks. Errors that cannot be cured by retrying (an unparsable value in
 // strict mode, a row too large for a frame, a bad spec) fail the task at
 // once. A task that reports shard.ErrStaleTopology is re-planned instead: its
-// partition is replaced by the partitions of a fresh plan that cover it.
-// The job's total run time for failures is therefore bounded by
-// MaxAttempts × (task timeout + backoff).
+// slot range is split by its current owners (shard.ReplanPartition) into new
+// tasks, and the task counts as replaced. A Redis node that restarted under a
+// cursor partition fails the job (the rows of the node's other partitions may
+// already be out, and cursor partitions belong to one server process); under
+// a slot partition the task is simply retried. The job's total run time for
+// failures is therefore bounded by MaxAttempts × (task timeout + backoff).
+// An execution that fails or ends after its task was decided elsewhere (a
+// late duplicate) stops quietly: it changes nothing.
+//
+// Draining. A worker whose Run context is cancelled stops pulling, lets its
+// running tasks finish for DrainTimeout, then hands the rest back with Nak
+// (redelivered at once to another worker) and returns.
 //
 // Cancellation. Cancelling a job marks its record cancelled, purges its queued
 // tasks and broadcasts on redstage.ctl.cancel.<job>; workers cancel the
@@ -67,12 +88,17 @@
 //
 // Restarts. All job and task state lives in JetStream (KV records, durable
 // consumers). A coordinator that starts finds unfinished jobs and resumes
-// them: it republishes tasks that were planned but not yet queued and
-// finishes jobs whose tasks all completed meanwhile.
+// them (and re-checks them every RepairInterval): it plans again jobs whose
+// planning was cut short, queues tasks left planned, completes interrupted
+// re-plans, finishes jobs whose tasks all completed meanwhile, and fails
+// load jobs whose uploader has been silent for InputTimeout. Task events
+// sent while no coordinator ran wait in REDSTAGE_EVENTS. An uploading client
+// retries its requests for ClientConfig.RetryFor while no coordinator answers.
 //
-// Cleanup. Result frames of failed or cancelled jobs are purged at once; those
-// of succeeded jobs are purged by the client after it has read them, or by the
-// stream's MaxAge (CoordinatorConfig.ResultRetention). Load chunks are deleted
+// Cleanup. Result frames of failed or cancelled jobs are purged at once, and
+// so are those of losing attempts; a winner's frames are purged by the client
+// once it has read them, or by the stream's MaxAge
+// (CoordinatorConfig.ResultRetention) if nobody reads them. Load chunks are deleted
 // when their task has a winner and, at the latest, when the job ends.
 //
 // Credentials. The job's Redis URL, password included, is stored in the job
@@ -81,7 +107,10 @@
 // accordingly.
 //
 // Memory. Neither the coordinator nor the client holds a job's data: load
-// input is cut into chunks while read, results are read frame by frame from
-// the stream, and sorted output (ResultOptions.Sort) spills sorted runs of
-// bounded size to temporary Arrow IPC files and merges them.
+// input is cut into chunks while read, and at most
+// ClientConfig.MaxPendingChunks chunks wait in the store for workers;
+// results are read frame by frame from the stream (each winner's frames are
+// purged once read), workers keep at most a few frames per task
+// unacknowledged, and sorted output (ResultOptions.Sort) spills sorted runs
+// of bounded size to temporary Arrow IPC files and merges them.
 package cluster
