@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -42,6 +43,10 @@ if ARGV[2] == 'px' then redis.call('PEXPIRE', key, ARGV[3])
 elseif ARGV[2] == 'at' then redis.call('PEXPIREAT', key, ARGV[3]) end
 return 1`
 
+// writeRestore writes new keys with RESTORE (write_dump.go). A variable
+// only so that benchmarks can compare with HSET and scripts alone.
+var writeRestore = true
+
 // writeLanesPerMaster gives each cluster master lanes of its own. Off,
 // every pipeline holds keys of all masters and go-redis splits it per
 // node (each round waits for the slowest master). A variable only so that
@@ -66,6 +71,9 @@ type expiry struct {
 // but keeping them here documents the wire form).
 var (
 	argHSet    any = "hset"
+	argRestore any = "restore"
+	argZero    any = "0"
+	argAbsTTL  any = "absttl"
 	argEvalSHA any = "evalsha"
 	argOneKey  any = "1"
 	argSHA     any = writeScript.Hash()
@@ -78,6 +86,7 @@ type batchCmd struct {
 	row        int64
 	start, end int
 	exp        expiry
+	direct     bool // HSET or script, not RESTORE (set per attempt)
 }
 
 // writeBatch is the content of one pipeline. Its buffers are reused from
@@ -88,9 +97,12 @@ type writeBatch struct {
 	cmds  []batchCmd
 	args  []any
 	offs  []int
-	pcmds []*redis.IntCmd
+	pcmds []*redis.Cmd
 	todo  []int
 	again []int
+	dump  []byte // RESTORE payloads of the attempt
+	doffs []int  // payload boundaries in dump
+	lp    []byte // listpack scratch
 }
 
 func (b *writeBatch) reset() {
@@ -106,6 +118,11 @@ func (b *writeBatch) reset() {
 type writeLane struct {
 	in    chan *writeBatch
 	stats WriteStats
+	// direct counts batches still to send without RESTORE: after a batch
+	// whose keys mostly existed already (BUSYKEY), the next backoff ones
+	// go to HSET/the script directly, then RESTORE is tried again; the
+	// backoff doubles (up to 64) while the keys keep existing.
+	direct, backoff int
 }
 
 // writeExecutor runs the pipelines of one WriteBatch call: the caller's
@@ -132,6 +149,9 @@ type writeExecutor struct {
 	owner []uint16
 	wg    sync.WaitGroup
 	load  sync.Mutex // serialises script loading
+	// restore is cleared when the server refuses a RESTORE payload (old
+	// server, ACL, renamed command): the rest of the call writes without.
+	restore atomic.Bool
 }
 
 func newWriteExecutor(ctx context.Context, c *Client, opts WriteOptions) *writeExecutor {
@@ -153,6 +173,7 @@ func newWriteExecutor(ctx context.Context, c *Client, opts WriteOptions) *writeE
 		}
 		nlanes *= len(t.Masters)
 	}
+	ex.restore.Store(writeRestore && restoreSupported(c.Topology()))
 	ex.lanes = make([]*writeLane, nlanes)
 	ex.cur = make([]*writeBatch, nlanes)
 	// Per lane: one batch being filled, one queued, one executing.
@@ -175,7 +196,7 @@ func (ex *writeExecutor) runLane(l *writeLane) {
 	defer ex.wg.Done()
 	for b := range l.in {
 		if ex.ctx.Err() == nil {
-			if err := ex.exec(b, &l.stats); err != nil {
+			if err := ex.exec(l, b); err != nil {
 				ex.cancel(err)
 			}
 		}
@@ -262,14 +283,24 @@ func (ex *writeExecutor) needsScript(c *batchCmd) bool {
 }
 
 // exec sends the batch as one pipeline and counts each key's outcome.
-// Keys whose script was missing on the server (NOSCRIPT: restart, failover,
-// SCRIPT FLUSH) did not run; the script is loaded and they are sent again.
-func (ex *writeExecutor) exec(b *writeBatch, st *WriteStats) error {
+// New keys are written with RESTORE; keys that exist (BUSYKEY) are sent
+// again, in order, with HSET or the script. Keys whose script was missing
+// on the server (NOSCRIPT: restart, failover, SCRIPT FLUSH) did not run:
+// the script is loaded and they are sent again.
+func (ex *writeExecutor) exec(l *writeLane, b *writeBatch) error {
+	st := &l.stats
+	restore := ex.restore.Load() && l.direct == 0
+	if l.direct > 0 {
+		l.direct--
+	}
 	b.todo = b.todo[:0]
 	for i := range b.cmds {
+		c := &b.cmds[i]
+		c.direct = !restore || !dumpEligible(b.strs[c.start+1:c.end])
 		b.todo = append(b.todo, i)
 	}
-	for attempt := 0; ; attempt++ {
+	loads := 0
+	for round := 0; ; round++ {
 		ex.buildArgs(b)
 		pipe := ex.rdb.Pipeline()
 		for _, cmd := range b.pcmds {
@@ -278,51 +309,103 @@ func (ex *writeExecutor) exec(b *writeBatch, st *WriteStats) error {
 		_, _ = pipe.Exec(ex.ctx) // outcomes are read per command below
 		b.again = b.again[:0]
 		var noScript error
+		restored, busy := 0, 0
 		for j, i := range b.todo {
 			c := &b.cmds[i]
 			cmd := b.pcmds[j]
 			err := cmd.Err()
 			switch {
 			case err == nil:
-				if ex.needsScript(c) && cmd.Val() == 0 {
+				if !c.direct {
+					restored++
+					st.Written++
+				} else if v, _ := cmd.Val().(int64); ex.needsScript(c) && v == 0 {
 					st.Skipped++
 				} else {
 					st.Written++
 				}
+			case !c.direct && hasRedisPrefix(err, "BUSYKEY"):
+				busy++
+				c.direct = true
+				b.again = append(b.again, i)
 			case hasRedisPrefix(err, "NOSCRIPT"):
 				b.again = append(b.again, i)
 				noScript = err
-			case isKeyError(err):
+			case !isKeyError(err):
+				return fmt.Errorf("writing %d keys to %s: %w", len(b.todo), ex.nodeOf(b.strs[c.start]), err)
+			case !c.direct:
+				// The server refused the payload itself: write without.
+				if ex.restore.CompareAndSwap(true, false) {
+					ex.c.Logger().Warn("RESTORE refused, writing hashes with HSET and scripts", "node", ex.nodeOf(b.strs[c.start]), "error", err.Error())
+				}
+				c.direct = true
+				b.again = append(b.again, i)
+			default:
 				st.Failed++
 				if len(st.Failures) < ex.opts.MaxFailures {
 					st.Failures = append(st.Failures, KeyFailure{Key: b.strs[c.start], Row: c.row, Err: err.Error()})
 				}
-			default:
-				return fmt.Errorf("writing %d keys to %s: %w", len(b.todo), ex.nodeOf(b.strs[c.start]), err)
 			}
+		}
+		if restore && round == 0 {
+			l.noteRestores(restored, busy)
 		}
 		if len(b.again) == 0 {
 			return nil
 		}
-		if attempt == 2 {
-			return fmt.Errorf("writing to %s: the write script keeps disappearing: %w", ex.nodeOf(b.strs[b.cmds[b.again[0]].start]), noScript)
-		}
-		ex.c.Logger().Debug("loading the write script", "reason", noScript.Error(), "keys", len(b.again))
-		if err := ex.loadScript(); err != nil {
-			return err
+		if noScript != nil {
+			if loads++; loads > 2 {
+				return fmt.Errorf("writing to %s: the write script keeps disappearing: %w", ex.nodeOf(b.strs[b.cmds[b.again[0]].start]), noScript)
+			}
+			ex.c.Logger().Debug("loading the write script", "reason", noScript.Error(), "keys", len(b.again))
+			if err := ex.loadScript(); err != nil {
+				return err
+			}
 		}
 		b.todo, b.again = b.again, b.todo
 	}
 }
 
+// noteRestores adapts the lane to the outcome of a batch's RESTOREs.
+func (l *writeLane) noteRestores(restored, busy int) {
+	if busy <= restored {
+		l.backoff = 0
+		return
+	}
+	l.backoff = min(max(2*l.backoff, 8), 64)
+	l.direct = l.backoff
+}
+
 // buildArgs fills b.pcmds with one command per row of b.todo. Arguments
-// point into b.strs (a *string boxes without allocating), which stays
-// unchanged until the batch is reset.
+// point into b.strs (a *string boxes without allocating) and b.dump, which
+// stay unchanged until the next attempt.
 func (ex *writeExecutor) buildArgs(b *writeBatch) {
+	b.dump, b.doffs = b.dump[:0], b.doffs[:0]
+	for _, i := range b.todo {
+		if c := &b.cmds[i]; !c.direct {
+			b.doffs = append(b.doffs, len(b.dump))
+			b.dump, b.lp = appendHashDump(b.dump, b.lp, b.strs[c.start+1:c.end])
+		}
+	}
+	b.doffs = append(b.doffs, len(b.dump))
 	b.args, b.offs = b.args[:0], b.offs[:0]
+	d := 0
 	for _, i := range b.todo {
 		c := &b.cmds[i]
 		b.offs = append(b.offs, len(b.args))
+		if !c.direct {
+			payload := b.dump[b.doffs[d]:b.doffs[d+1]:b.doffs[d+1]]
+			d++
+			switch c.exp.kind {
+			case expireNone:
+				b.args = append(b.args, argRestore, &b.strs[c.start], argZero, payload)
+			case expireIn:
+				b.args = append(b.args, argRestore, &b.strs[c.start], strconv.FormatInt(c.exp.ms, 10), payload)
+			case expireAt:
+				b.args = append(b.args, argRestore, &b.strs[c.start], strconv.FormatInt(c.exp.ms, 10), payload, argAbsTTL)
+			}
+			continue
+		}
 		if ex.needsScript(c) {
 			var val any = ""
 			if c.exp.kind != expireNone {
@@ -341,14 +424,27 @@ func (ex *writeExecutor) buildArgs(b *writeBatch) {
 	b.pcmds = b.pcmds[:0]
 	for j, i := range b.todo {
 		lo, hi := b.offs[j], b.offs[j+1]
-		cmd := redis.NewIntCmd(ex.ctx, b.args[lo:hi:hi]...)
-		if ex.needsScript(&b.cmds[i]) {
+		cmd := redis.NewCmd(ex.ctx, b.args[lo:hi:hi]...)
+		if c := &b.cmds[i]; c.direct && ex.needsScript(c) {
 			cmd.SetFirstKeyPos(3)
 		} else {
 			cmd.SetFirstKeyPos(1)
 		}
 		b.pcmds = append(b.pcmds, cmd)
 	}
+}
+
+// restoreSupported reports whether the server loads RDB type 16 payloads
+// (Redis 7.0+, Valkey 7.2+).
+func restoreSupported(t *Topology) bool {
+	if t == nil {
+		return false
+	}
+	major, minor := versionNumbers(t.Version)
+	if t.Server == "valkey" {
+		return major > 7 || (major == 7 && minor >= 2)
+	}
+	return major >= 7
 }
 
 // loadScript loads writeScript on every master.

@@ -10,3 +10,11 @@ func SetWriteLanesPerMaster(on bool) (restore func()) {
 
 // WriteScriptSource is the Lua source of the write script.
 const WriteScriptSource = writeScriptSrc
+
+// SetWriteRestore switches the RESTORE path of WriteBatch for benchmarks
+// and tests, and returns a function restoring the old value.
+func SetWriteRestore(on bool) (restore func()) {
+	old := writeRestore
+	writeRestore = on
+	return func() { writeRestore = old }
+}

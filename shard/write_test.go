@@ -46,7 +46,8 @@ func TestWrite(t *testing.T) {
 		start func(t *testing.T) *writeTarget
 	}{
 		{"standalone", func(t *testing.T) *writeTarget {
-			s := redistest.StartServer(t)
+			// Deep checks of every RESTORE payload the suite sends.
+			s := redistest.StartServerWith(t, redistest.ServerOptions{Extra: []string{"sanitize-dump-payload yes"}})
 			return dialWriteTarget(t, s.URL(), s.Client())
 		}},
 		{"cluster", func(t *testing.T) *writeTarget {
@@ -57,9 +58,16 @@ func TestWrite(t *testing.T) {
 	for _, d := range deployments {
 		t.Run(d.name, func(t *testing.T) {
 			w := d.start(t)
-			for _, tc := range writeSuite {
-				t.Run(tc.name, func(t *testing.T) {
-					tc.run(t, w, "w:"+d.name+":"+tc.name+":")
+			// New keys are written with RESTORE; the HSET/script path
+			// (existing keys, old servers) must give the same results.
+			for _, path := range []string{"restore", "no-restore"} {
+				t.Run(path, func(t *testing.T) {
+					defer shard.SetWriteRestore(path == "restore")()
+					for _, tc := range writeSuite {
+						t.Run(tc.name, func(t *testing.T) {
+							tc.run(t, w, "w:"+d.name+":"+path+":"+tc.name+":")
+						})
+					}
 				})
 			}
 		})
@@ -85,6 +93,7 @@ var writeSuite = []struct {
 	{"noscript", testWriteNoScript},
 	{"many-keys", testWriteManyKeys},
 	{"round-trip-scan", testWriteScanRoundTrip},
+	{"write-paths", testWritePaths},
 }
 
 // ---- record building ----
@@ -779,5 +788,119 @@ func TestWriteClusterNodeDown(t *testing.T) {
 			t.Fatalf("%s: a node error was counted per key: %+v", mode, st)
 		}
 		t.Logf("%s: %v", mode, err)
+	}
+}
+
+// commandCalls sums INFO commandstats calls of the commands over every
+// master.
+func commandCalls(t *testing.T, w *writeTarget, names ...string) map[string]int64 {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]int64{}
+	add := func(c *redis.Client) error {
+		info, err := c.Info(ctx, "commandstats").Result()
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(info, "\n") {
+			for _, n := range names {
+				if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+n+":calls="); ok {
+					v, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+					out[n] += v
+				}
+			}
+		}
+		return nil
+	}
+	var err error
+	if cc, ok := w.rdb.(*redis.ClusterClient); ok {
+		var mu = make(chan struct{}, 1)
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			mu <- struct{}{}
+			defer func() { <-mu }()
+			return add(m)
+		})
+	} else {
+		err = add(w.rdb.(*redis.Client))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// testWritePaths checks which commands write: RESTORE for new keys, then
+// the script (replace, skip) or HSET (append) for the keys that exist.
+func testWritePaths(t *testing.T, w *writeTarget, prefix string) {
+	const n = 300
+	ids, vals := make([]any, n), make([]any, n)
+	for i := range n {
+		ids[i] = fmt.Sprintf("p%d", i)
+		vals[i] = int64(i)
+	}
+	rec := wrecord(t, wcol{"id", arrow.BinaryTypes.String, ids}, wcol{"v", arrow.PrimitiveTypes.Int64, vals})
+	restoreOn := !strings.Contains(prefix, ":no-restore:")
+	for _, mode := range []shard.WriteMode{shard.ModeReplace, shard.ModeAppend, shard.ModeSkip} {
+		p := prefix + string(mode) + ":"
+		direct := "evalsha"
+		if mode == shard.ModeAppend {
+			direct = "hset"
+		}
+		// Warm up: the script may have been flushed (the noscript case),
+		// and NOSCRIPT replies count as calls.
+		warm := wrecord(t, wcol{"id", arrow.BinaryTypes.String, strs("w")})
+		write(t, w, warm, shard.WriteOptions{Prefix: p, KeyColumns: []string{"id"}, Mode: mode})
+		write(t, w, warm, shard.WriteOptions{Prefix: p, KeyColumns: []string{"id"}, Mode: mode})
+		opts := shard.WriteOptions{Prefix: p, KeyColumns: []string{"id"}, Mode: mode, Pipeline: 20, InFlight: 1}
+		before := commandCalls(t, w, "restore", direct)
+		write(t, w, rec, opts)
+		mid := commandCalls(t, w, "restore", direct)
+		st := write(t, w, rec, opts)
+		after := commandCalls(t, w, "restore", direct)
+		if mode == shard.ModeSkip {
+			wantCounts(t, st, 0, n, 0, 0)
+		} else {
+			wantCounts(t, st, n, 0, 0, 0)
+		}
+		newRestores, newDirect := mid["restore"]-before["restore"], mid[direct]-before[direct]
+		if restoreOn && (newRestores != n || newDirect != 0) {
+			t.Errorf("%s, new keys: %d RESTORE and %d %s calls; want %d and 0", mode, newRestores, newDirect, direct, n)
+		}
+		if !restoreOn && (newRestores != 0 || newDirect != n) {
+			t.Errorf("%s without RESTORE, new keys: %d RESTORE and %d %s calls; want 0 and %d", mode, newRestores, newDirect, direct, n)
+		}
+		// Existing keys: after a batch that found its keys present the
+		// lane stops trying RESTORE for a while (8 pipelines, then 16),
+		// so only a few pipelines per lane are refused with BUSYKEY.
+		if got := after[direct] - mid[direct]; got != n {
+			t.Errorf("%s, existing keys: %d %s calls; want %d", mode, got, direct, n)
+		}
+		if got := after["restore"] - mid["restore"]; got > n/4 {
+			t.Errorf("%s, existing keys: %d RESTORE attempts; want few (the lanes should switch to %s)", mode, got, direct)
+		}
+	}
+}
+
+// TestWriteRestoreRefused: a server that refuses RESTORE (here: the
+// command is renamed away) still gets every row, through HSET/scripts.
+func TestWriteRestoreRefused(t *testing.T) {
+	s := redistest.StartServerWith(t, redistest.ServerOptions{Extra: []string{`rename-command RESTORE ""`}})
+	w := dialWriteTarget(t, s.URL(), s.Client())
+	if err := s.Client().Do(context.Background(), "restore", "x", 0, "payload").Err(); err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Fatalf("RESTORE on the test server: %v; want it unknown", err)
+	}
+	const n = 500
+	vals := make([]any, n)
+	for i := range vals {
+		vals[i] = int64(i)
+	}
+	rec := wrecord(t, wcol{"v", arrow.PrimitiveTypes.Int64, vals})
+	for _, mode := range []shard.WriteMode{shard.ModeReplace, shard.ModeAppend, shard.ModeSkip} {
+		p := "refused:" + string(mode) + ":"
+		st := write(t, w, rec, shard.WriteOptions{Prefix: p, Mode: mode, Pipeline: 64, TTL: time.Hour})
+		wantCounts(t, st, n, 0, 0, 0)
+		for i := 0; i < n; i += 97 {
+			wantHash(t, w, p+strconv.Itoa(i), map[string]string{"v": strconv.Itoa(i)})
+		}
 	}
 }
