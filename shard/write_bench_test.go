@@ -112,27 +112,47 @@ func BenchmarkWriteVsPeers(b *testing.B) {
 		}
 	})
 
-	for _, mode := range []shard.WriteMode{shard.ModeAppend, shard.ModeReplace, shard.ModeSkip} {
-		for _, tasks := range []int{1, 4} {
-			b.Run(fmt.Sprintf("WriteBatch-%s-%dtask", mode, tasks), func(b *testing.B) {
-				for range b.N {
-					flush(b)
-					cpu0 := serverCPU(b, rdb)
-					var ru0 syscall.Rusage
-					_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-					b.ResetTimer()
-					start := time.Now()
-					writeChunks(b, c, chunks, tasks, shard.WriteOptions{Prefix: "key:", Mode: mode})
-					elapsed := time.Since(start)
-					b.StopTimer()
-					var ru1 syscall.Rusage
-					_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-					cli := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
-					report(b, float64(rows)/elapsed.Seconds(), (serverCPU(b, rdb)-cpu0)/float64(rows)*1e6, cli.Seconds()/float64(rows)*1e6)
-					checkKeys(b, rdb, int64(rows))
+	cases := []struct {
+		name     string
+		mode     shard.WriteMode
+		tasks    int
+		existing bool // the keys exist already (written before the timed run)
+		restore  bool // new keys written with RESTORE (default)
+	}{
+		{"append-1task", shard.ModeAppend, 1, false, true},
+		{"append-4task", shard.ModeAppend, 4, false, true},
+		{"replace-1task", shard.ModeReplace, 1, false, true},
+		{"replace-4task", shard.ModeReplace, 4, false, true},
+		{"skip-1task", shard.ModeSkip, 1, false, true},
+		{"replace-no-restore-1task", shard.ModeReplace, 1, false, false},
+		{"append-no-restore-1task", shard.ModeAppend, 1, false, false},
+		{"replace-existing-1task", shard.ModeReplace, 1, true, true},
+		{"replace-existing-4task", shard.ModeReplace, 4, true, true},
+	}
+	for _, tc := range cases {
+		b.Run("WriteBatch-"+tc.name, func(b *testing.B) {
+			defer shard.SetWriteRestore(tc.restore)()
+			opts := shard.WriteOptions{Prefix: "key:", Mode: tc.mode}
+			for range b.N {
+				flush(b)
+				if tc.existing {
+					writeChunks(b, c, chunks, 4, opts)
 				}
-			})
-		}
+				cpu0 := serverCPU(b, rdb)
+				var ru0 syscall.Rusage
+				_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+				b.ResetTimer()
+				start := time.Now()
+				writeChunks(b, c, chunks, tc.tasks, opts)
+				elapsed := time.Since(start)
+				b.StopTimer()
+				var ru1 syscall.Rusage
+				_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+				cli := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+				report(b, float64(rows)/elapsed.Seconds(), (serverCPU(b, rdb)-cpu0)/float64(rows)*1e6, cli.Seconds()/float64(rows)*1e6)
+				checkKeys(b, rdb, int64(rows))
+			}
+		})
 	}
 }
 
@@ -345,8 +365,8 @@ func BenchmarkWriteLanes(b *testing.B) {
 // BenchmarkWriteStrategies compares the server cost of the ways to write
 // one hash of 10 fields atomically, with go-redis pipelines of 512 keys:
 // plain HSET (append), MULTI/DEL/HSET/EXEC (replace, but it deletes a key
-// of any type), the write script (replace, skip), and the script with an
-// expiry. Metric srv-us/key is redis-server main-thread CPU per key: the
+// of any type), the write script (replace, skip), the script with an
+// expiry, and RESTORE of a serialized hash (new keys). Metric srv-us/key is redis-server main-thread CPU per key: the
 // inverse of the rate one server can reach.
 func BenchmarkWriteStrategies(b *testing.B) {
 	srv := redistest.StartServer(b)
@@ -358,9 +378,12 @@ func BenchmarkWriteStrategies(b *testing.B) {
 	}
 	const keys = 200_000
 	fields := make([]any, 0, 20)
+	kv := make([]string, 0, 20)
 	for i := 1; i <= 10; i++ {
 		fields = append(fields, fmt.Sprintf("f%d", i), fmt.Sprintf("value%d", i))
+		kv = append(kv, fmt.Sprintf("f%d", i), fmt.Sprintf("value%d", i))
 	}
+	payload := shard.HashDump(kv)
 	strategies := []struct {
 		name string
 		cmds func(key string) [][]any
@@ -378,6 +401,8 @@ func BenchmarkWriteStrategies(b *testing.B) {
 		{"script-replace-ttl", func(k string) [][]any {
 			return [][]any{append([]any{"evalsha", sha, 1, k, "replace", "px", "3600000"}, fields...)}
 		}},
+		{"restore", func(k string) [][]any { return [][]any{{"restore", k, 0, payload}} }},
+		{"restore-ttl", func(k string) [][]any { return [][]any{{"restore", k, 3600000, payload}} }},
 		{"multi-hset-pexpire-exec", func(k string) [][]any {
 			return [][]any{{"multi"}, append([]any{"hset", k}, fields...), {"pexpire", k, 3600000}, {"exec"}}
 		}},

@@ -18,3 +18,9 @@ func SetWriteRestore(on bool) (restore func()) {
 	writeRestore = on
 	return func() { writeRestore = old }
 }
+
+// HashDump is the RESTORE payload of a hash of the pairs kv.
+func HashDump(kv []string) []byte {
+	p, _ := appendHashDump(nil, nil, kv)
+	return p
+}
