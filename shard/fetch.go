@@ -33,11 +33,11 @@ type fetchCounts struct {
 	otherTypes, vanished int64
 }
 
-// fetch reads keys and calls fn for each hash that exists, in key order.
-func (f *fetcher) fetch(ctx context.Context, keys []string, fn func(*row) error) (fetchCounts, error) {
+// fetch reads keys and returns the hashes that exist, in key order.
+func (f *fetcher) fetch(ctx context.Context, keys []string) ([]row, fetchCounts, error) {
 	var fc fetchCounts
 	if len(keys) == 0 {
-		return fc, nil
+		return nil, fc, nil
 	}
 	pipe := f.rdb.Pipeline()
 	data := make([]redis.Cmder, len(keys))
@@ -56,10 +56,13 @@ func (f *fetcher) fetch(ctx context.Context, keys []string, fn func(*row) error)
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !isReplyError(err) {
-		return fc, fmt.Errorf("fetching %d hashes: %w", len(keys), err)
+		return nil, fc, fmt.Errorf("fetching %d hashes: %w", len(keys), err)
 	}
 	var maybeGone []int // HMGET found none of the fields: missing key or hash without them
 	rows := make([]row, len(keys))
+	nf := len(f.fields)
+	values := make([]string, len(keys)*nf)
+	present := make([]bool, len(keys)*nf)
 	ok := make([]bool, len(keys))
 	for i, k := range keys {
 		r := &rows[i]
@@ -69,12 +72,12 @@ func (f *fetcher) fetch(ctx context.Context, keys []string, fn func(*row) error)
 				fc.otherTypes++
 				continue
 			}
-			return fc, fmt.Errorf("fetching hash %q: %w", k, err)
+			return nil, fc, fmt.Errorf("fetching hash %q: %w", k, err)
 		}
 		if f.ttl {
 			t, err := ttls[i].Int64()
 			if err != nil {
-				return fc, fmt.Errorf("TTL of %q: %w", k, err)
+				return nil, fc, fmt.Errorf("TTL of %q: %w", k, err)
 			}
 			if t == -2 { // deleted between the fetch and TTL
 				fc.vanished++
@@ -90,8 +93,11 @@ func (f *fetcher) fetch(ctx context.Context, keys []string, fn func(*row) error)
 			}
 		} else {
 			vals := data[i].(*redis.SliceCmd).Val()
-			r.values = make([]string, len(vals))
-			r.present = make([]bool, len(vals))
+			if len(vals) != nf {
+				return nil, fc, fmt.Errorf("HMGET %q: %d values for %d fields", k, len(vals), nf)
+			}
+			r.values = values[i*nf : (i+1)*nf : (i+1)*nf]
+			r.present = present[i*nf : (i+1)*nf : (i+1)*nf]
 			any := false
 			for j, v := range vals {
 				if s, isStr := v.(string); isStr {
@@ -105,30 +111,47 @@ func (f *fetcher) fetch(ctx context.Context, keys []string, fn func(*row) error)
 		ok[i] = true
 	}
 	if len(maybeGone) > 0 {
-		pipe := f.rdb.Pipeline()
-		ex := make([]*redis.IntCmd, len(maybeGone))
+		names := make([]string, len(maybeGone))
 		for j, i := range maybeGone {
-			ex[j] = pipe.Exists(ctx, keys[i])
+			names[j] = keys[i]
 		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return fc, fmt.Errorf("checking %d keys exist: %w", len(maybeGone), err)
+		gone, err := f.missing(ctx, names)
+		if err != nil {
+			return nil, fc, err
 		}
-		for j, i := range maybeGone {
-			if ex[j].Val() == 0 {
+		for _, i := range maybeGone {
+			if _, g := gone[keys[i]]; g {
 				ok[i] = false
 				fc.vanished++
 			}
 		}
 	}
+	out := rows[:0]
 	for i := range rows {
-		if !ok[i] {
-			continue
-		}
-		if err := fn(&rows[i]); err != nil {
-			return fc, err
+		if ok[i] {
+			out = append(out, rows[i])
 		}
 	}
-	return fc, nil
+	return out, fc, nil
+}
+
+// missing returns the keys that do not exist (EXISTS in one pipeline).
+func (f *fetcher) missing(ctx context.Context, keys []string) (map[string]struct{}, error) {
+	pipe := f.rdb.Pipeline()
+	ex := make([]*redis.IntCmd, len(keys))
+	for i, k := range keys {
+		ex[i] = pipe.Exists(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("checking %d keys exist: %w", len(keys), err)
+	}
+	gone := map[string]struct{}{}
+	for i, k := range keys {
+		if ex[i].Val() == 0 {
+			gone[k] = struct{}{}
+		}
+	}
+	return gone, nil
 }
 
 // isReplyError reports whether err is an error reply of the server (as

@@ -20,7 +20,6 @@ func SamplePartition(ctx context.Context, c *Client, p Partition, pattern string
 	}
 	f := &fetcher{rdb: c.Redis()}
 	n := 0
-	errLimit := errors.New("limit reached")
 	for limit <= 0 || n < limit {
 		keys, err := src.next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -32,18 +31,18 @@ func SamplePartition(ctx context.Context, c *Client, p Partition, pattern string
 		if limit > 0 && len(keys) > limit-n {
 			keys = keys[:limit-n]
 		}
-		_, err = f.fetch(ctx, keys, func(r *row) error {
-			if limit > 0 && n >= limit {
-				return errLimit
-			}
-			n++
-			return fn(r.key, r.m)
-		})
-		if errors.Is(err, errLimit) {
-			break
-		}
+		rows, _, err := f.fetch(ctx, keys)
 		if err != nil {
 			return n, fmt.Errorf("sampling partition %s: %w", p, err)
+		}
+		for i := range rows {
+			if limit > 0 && n >= limit {
+				break
+			}
+			n++
+			if err := fn(rows[i].key, rows[i].m); err != nil {
+				return n, err
+			}
 		}
 	}
 	return n, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -130,24 +131,76 @@ func ScanPartition(ctx context.Context, c *Client, p Partition, opts ScanOptions
 		}
 		return nil
 	}
-	for {
-		keys, err := src.next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return stats, err
-		}
-		for len(keys) > 0 {
-			n := min(len(keys), fetchChunk)
-			fc, err := f.fetch(ctx, keys[:n], appendRow)
-			stats.OtherTypes += fc.otherTypes
-			stats.Vanished += fc.vanished
-			if err != nil {
-				return stats, fmt.Errorf("partition %s: %w", p, err)
+
+	// Three stages overlap their round trips: the source lists keys, two
+	// fetchers read hashes (each chunk one pipeline), and this goroutine
+	// builds and emits batches. Channels are short, so memory stays bounded.
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	keysCh := make(chan []string, 2)
+	rowsCh := make(chan fetched, fetchers)
+	var producer, workers sync.WaitGroup
+	producer.Add(1)
+	go func() {
+		defer producer.Done()
+		defer close(keysCh)
+		for {
+			keys, err := src.next(sctx)
+			if errors.Is(err, io.EOF) {
+				return
 			}
-			keys = keys[n:]
+			if err != nil {
+				cancel(err)
+				return
+			}
+			for len(keys) > 0 {
+				n := min(len(keys), fetchChunk)
+				select {
+				case keysCh <- keys[:n]:
+				case <-sctx.Done():
+					return
+				}
+				keys = keys[n:]
+			}
 		}
+	}()
+	for range fetchers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			raw := newRawFetcher(c, p.Node, f.fields, opts.Schema.Names(), f.ttl, f)
+			defer raw.close()
+			for keys := range keysCh {
+				rows, fc, err := raw.fetch(sctx, keys)
+				if err != nil {
+					cancel(fmt.Errorf("partition %s: %w", p, err))
+					return
+				}
+				select {
+				case rowsCh <- fetched{rows, fc}:
+				case <-sctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { workers.Wait(); close(rowsCh) }()
+	for fr := range rowsCh {
+		if sctx.Err() != nil {
+			continue // drain after a failure
+		}
+		stats.OtherTypes += fr.fc.otherTypes
+		stats.Vanished += fr.fc.vanished
+		for i := range fr.rows {
+			if err := appendRow(&fr.rows[i]); err != nil {
+				cancel(err)
+				break
+			}
+		}
+	}
+	producer.Wait()
+	if err := context.Cause(sctx); err != nil {
+		return stats, err
 	}
 	if err := src.finish(ctx); err != nil {
 		return stats, err
@@ -157,6 +210,15 @@ func ScanPartition(ctx context.Context, c *Client, p Partition, opts ScanOptions
 	}
 	return stats, nil
 }
+
+// fetched is one fetched chunk on its way to the builder.
+type fetched struct {
+	rows []row
+	fc   fetchCounts
+}
+
+// fetchers is the number of concurrent fetch pipelines of one scan task.
+const fetchers = 2
 
 // fetchChunk is the number of keys fetched per pipeline.
 const fetchChunk = 1024
