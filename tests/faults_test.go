@@ -131,6 +131,34 @@ func TestCoordinatorRestartMidJob(t *testing.T) {
 	compareUnordered(t, input, out, "cr:")
 }
 
+// TestCoordinatorRestartMidLoad kills the coordinator while a load uploads
+// and runs its chunks and starts a new one: the load completes and Redis
+// holds exactly the input.
+func TestCoordinatorRestartMidLoad(t *testing.T) {
+	tc := startCluster(t, 3, fastFailover...)
+	srv := redistest.StartServer(t)
+	input := filepath.Join(t.TempDir(), "input.parquet")
+	writeDataset(t, input, 0, faultRows)
+	env := tc.env(srv.URL())
+	start := time.Now()
+	cli := startProc(t, "redstage", env, "load", input, "--key-column", "id", "--prefix", "cl:", "--chunk-rows", "4000")
+	id := tc.jobOf(cluster.KindLoad, start)
+	tc.waitRunning(t, id)
+	tc.coord.kill()
+	t.Logf("killed the coordinator (pid %d) mid-load", tc.coord.pid())
+	tc.startCoordinator()
+	code, err := cli.wait(3 * time.Minute)
+	if err != nil || code != 0 {
+		t.Fatalf("load across a coordinator restart: exit %d (%v)\n%s", code, err, tail(cli.output(), 30))
+	}
+	if got := keyCount(t, serverSize{srv}); got != faultRows {
+		t.Fatalf("Redis holds %d keys, want %d", got, faultRows)
+	}
+	out := filepath.Join(t.TempDir(), "out.parquet")
+	mustRedstage(t, env, 3*time.Minute, "scan", "cl:*", "--schema", dataSchemaSpec, "-o", out)
+	compareUnordered(t, input, out, "cl:")
+}
+
 // TestRedisStopsMidJob kills Redis while a scan runs: the job fails with a
 // clear error within a bounded time, and no output file is left.
 func TestRedisStopsMidJob(t *testing.T) {
