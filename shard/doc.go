@@ -25,8 +25,9 @@
 // in whichever table holds it (DESIGN.md §2.1). Partition j of 2^p covers the
 // fractions [j/2^p, (j+1)/2^p): it starts at cursor rev_p(j) and ends at
 // cursor rev_p(j+1) (0 for the last). p = min(⌊log₂(keys/8)⌋, ⌈log₂ tasks⌉),
-// so the table (never fewer buckets than keys in Redis 7.0-7.2 without a
-// fork) has at least 8·2^p buckets and a bucket never straddles two
+// so the table keeps at least 2^p buckets with a margin (Redis 7.x keeps
+// about one bucket per key, at worst one per ten while a fork delays a
+// resize and a rehash is under way) and a bucket never straddles two
 // partitions.
 //
 // Exactly once across partitions, in no memory: a SCAN call loops dictScan
@@ -71,7 +72,12 @@
 // "slots" (Redis Cluster 7.0/7.2, the default there). A task is a master and
 // a contiguous slot range; ranges are cut so that tasks hold about equal key
 // counts. Slots are exactly disjoint by CRC16, so no key can be in two
-// partitions. A task first checks that its master still owns every slot of
+// partitions. Why not cursor partitions per node: a node's dict loses and
+// gains keys while slots migrate, which a cursor cannot account for (those
+// partitions only detect it and fail), and a restart changes the hash seed
+// of every cursor partition of the node; slot listing keeps no server state,
+// survives restarts and follows migrations, at the price of client-side
+// pattern and type filtering and one blocking call per slot. A task first checks that its master still owns every slot of
 // its range (ErrStaleTopology otherwise; ReplanPartition splits the range by
 // the current owners). It then lists a batch of slots with CLUSTER
 // GETKEYSINSLOT on the master's own connection (asking for more keys than
@@ -102,7 +108,14 @@
 // # Fetching and building
 //
 // Keys come in chunks; each chunk is one pipeline of HGETALL (FetchAll) or
-// HMGET of the schema fields, plus TTL when a TTL column is wanted. A key
+// HMGET of the schema fields, plus TTL when a TTL column is wanted. A task
+// runs three stages at once (listing, two fetchers, the batch builder)
+// joined by short channels. The fetchers write the pipeline as raw RESP on
+// their own connection to the partition's node and take every value of a
+// chunk as a substring of one string (go-redis allocates several objects
+// per value, which made the client, not Redis, the bottleneck); a reply
+// they do not handle (MOVED, ASK, LOADING, ...) or a broken connection sends
+// the keys through go-redis, which follows redirects and reconnects. A key
 // deleted between listing and fetch gives no row (Vanished); a key that is
 // not a hash gives no row (OtherTypes — on the cursor kinds SCAN's TYPE
 // filter already hides them, so only type changes are counted there). Rows
