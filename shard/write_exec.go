@@ -2,46 +2,13 @@ package shard
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/maphash"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 )
-
-// writeScript writes one hash atomically for the replace and skip modes,
-// and for append when the row sets an expiry (append without expiry is a
-// plain HSET, atomic on its own).
-//
-// KEYS[1] is the key; ARGV[1] the mode; ARGV[2] the expiry kind ("" none,
-// "px" ARGV[3] milliseconds from now, "at" ARGV[3] Unix milliseconds);
-// ARGV[4..] field, value, ... A key of another type is never touched: HLEN
-// fails with WRONGTYPE and that error is the reply. HSET is called in
-// chunks because Lua's unpack is limited to a few thousand values.
-//
-// Measured against MULTI/DEL/HSET/EXEC (see write_bench_test.go): the
-// transaction costs about as much server CPU but cannot look at the key
-// before deleting it, so replace would clobber keys of other types.
-var writeScript = redis.NewScript(writeScriptSrc)
-
-const writeScriptSrc = `local key = KEYS[1]
-local n = redis.pcall('HLEN', key)
-if type(n) == 'table' then return n end
-if n > 0 then
-  if ARGV[1] == 'skip' then return 0 end
-  if ARGV[1] == 'replace' then redis.call('DEL', key) end
-end
-local last = #ARGV
-for i = 4, last, 1000 do
-  redis.call('HSET', key, unpack(ARGV, i, math.min(i + 999, last)))
-end
-if ARGV[2] == 'px' then redis.call('PEXPIRE', key, ARGV[3])
-elseif ARGV[2] == 'at' then redis.call('PEXPIREAT', key, ARGV[3]) end
-return 1`
 
 // writeRestore writes new keys with RESTORE (write_dump.go). A variable
 // only so that benchmarks can compare with HSET and scripts alone.
@@ -67,26 +34,14 @@ type expiry struct {
 	ms   int64
 }
 
-// Command arguments boxed once (constant strings box without allocating,
-// but keeping them here documents the wire form).
-var (
-	argHSet    any = "hset"
-	argRestore any = "restore"
-	argZero    any = "0"
-	argAbsTTL  any = "absttl"
-	argEvalSHA any = "evalsha"
-	argOneKey  any = "1"
-	argSHA     any = writeScript.Hash()
-	argKind        = [...]any{expireNone: "", expireIn: "px", expireAt: "at"}
-)
-
 // batchCmd is one row queued in a writeBatch: strs[start] is its key and
 // strs[start+1:end] its field/value pairs.
 type batchCmd struct {
 	row        int64
 	start, end int
 	exp        expiry
-	direct     bool // HSET or script, not RESTORE (set per attempt)
+	eligible   bool      // fits a RESTORE payload (dumpEligible)
+	path       writePath // command of the current round
 }
 
 // writeBatch is the content of one pipeline. Its buffers are reused from
@@ -100,7 +55,7 @@ type writeBatch struct {
 	pcmds []*redis.Cmd
 	todo  []int
 	again []int
-	dump  []byte // RESTORE payloads of the attempt
+	dump  []byte // RESTORE payloads of the round
 	doffs []int  // payload boundaries in dump
 	lp    []byte // listpack scratch
 }
@@ -276,27 +231,21 @@ func (ex *writeExecutor) wait() ([]WriteStats, error) {
 	return stats, err
 }
 
-// needsScript reports whether c is written with writeScript rather than a
-// plain HSET.
-func (ex *writeExecutor) needsScript(c *batchCmd) bool {
-	return ex.opts.Mode != ModeAppend || c.exp.kind != expireNone
-}
-
-// exec sends the batch as one pipeline and counts each key's outcome.
-// New keys are written with RESTORE; keys that exist (BUSYKEY) are sent
-// again, in order, with HSET or the script. Keys whose script was missing
-// on the server (NOSCRIPT: restart, failover, SCRIPT FLUSH) did not run:
-// the script is loaded and they are sent again.
+// exec sends the batch as one pipeline and counts each key's outcome;
+// keys that need another command (BUSYKEY, NOSCRIPT, a refused payload, a
+// key deleted under a skip probe) are sent again in a further round, in
+// row order, so the last of several rows with one key still wins.
 func (ex *writeExecutor) exec(l *writeLane, b *writeBatch) error {
 	st := &l.stats
-	restore := ex.restore.Load() && l.direct == 0
+	restore := l.direct == 0
 	if l.direct > 0 {
 		l.direct--
 	}
 	b.todo = b.todo[:0]
 	for i := range b.cmds {
 		c := &b.cmds[i]
-		c.direct = !restore || !dumpEligible(b.strs[c.start+1:c.end])
+		c.eligible = dumpEligible(b.strs[c.start+1 : c.end])
+		c.path = ex.firstPath(c, restore)
 		b.todo = append(b.todo, i)
 	}
 	loads := 0
@@ -312,53 +261,56 @@ func (ex *writeExecutor) exec(l *writeLane, b *writeBatch) error {
 		restored, busy := 0, 0
 		for j, i := range b.todo {
 			c := &b.cmds[i]
-			cmd := b.pcmds[j]
-			err := cmd.Err()
-			switch {
-			case err == nil:
-				if !c.direct {
+			first := c.path
+			out, err := ex.judge(c, b.pcmds[j])
+			if round == 0 && first == pathRestore {
+				if out == outWritten {
 					restored++
-					st.Written++
-				} else if v, _ := cmd.Val().(int64); ex.needsScript(c) && v == 0 {
-					st.Skipped++
-				} else {
-					st.Written++
+				} else if c.path != pathRestore {
+					busy++
 				}
-			case !c.direct && hasRedisPrefix(err, "BUSYKEY"):
-				busy++
-				c.direct = true
-				b.again = append(b.again, i)
-			case hasRedisPrefix(err, "NOSCRIPT"):
-				b.again = append(b.again, i)
-				noScript = err
-			case !isKeyError(err):
-				return fmt.Errorf("writing %d keys to %s: %w", len(b.todo), ex.nodeOf(b.strs[c.start]), err)
-			case !c.direct:
-				// The server refused the payload itself: write without.
-				if ex.restore.CompareAndSwap(true, false) {
-					ex.c.Logger().Warn("RESTORE refused, writing hashes with HSET and scripts", "node", ex.nodeOf(b.strs[c.start]), "error", err.Error())
-				}
-				c.direct = true
-				b.again = append(b.again, i)
-			default:
+			}
+			switch out {
+			case outWritten:
+				st.Written++
+			case outSkipped:
+				st.Skipped++
+			case outFailed:
 				st.Failed++
 				if len(st.Failures) < ex.opts.MaxFailures {
 					st.Failures = append(st.Failures, KeyFailure{Key: b.strs[c.start], Row: c.row, Err: err.Error()})
 				}
+			case outAgain:
+				b.again = append(b.again, i)
+			case outNoScript:
+				b.again = append(b.again, i)
+				noScript = err
+			case outRefused:
+				if ex.restore.CompareAndSwap(true, false) {
+					ex.c.Logger().Warn("RESTORE refused, writing hashes with HSET and scripts", "node", ex.nodeOf(b.strs[c.start]), "error", err.Error())
+				}
+				c.path = ex.existingPath(c)
+				b.again = append(b.again, i)
+			case outNodeError:
+				return fmt.Errorf("writing %d keys to %s: %w", len(b.todo), ex.nodeOf(b.strs[c.start]), err)
 			}
 		}
-		if restore && round == 0 {
+		if round == 0 && restored+busy > 0 {
 			l.noteRestores(restored, busy)
 		}
 		if len(b.again) == 0 {
 			return nil
 		}
+		if round >= 8 {
+			c := &b.cmds[b.again[0]]
+			return fmt.Errorf("writing to %s: key %q keeps changing type or existence while being written; try again", ex.nodeOf(b.strs[c.start]), b.strs[c.start])
+		}
 		if noScript != nil {
 			if loads++; loads > 2 {
-				return fmt.Errorf("writing to %s: the write script keeps disappearing: %w", ex.nodeOf(b.strs[b.cmds[b.again[0]].start]), noScript)
+				return fmt.Errorf("writing to %s: the write scripts keep disappearing: %w", ex.nodeOf(b.strs[b.cmds[b.again[0]].start]), noScript)
 			}
-			ex.c.Logger().Debug("loading the write script", "reason", noScript.Error(), "keys", len(b.again))
-			if err := ex.loadScript(); err != nil {
+			ex.c.Logger().Debug("loading the write scripts", "reason", noScript.Error(), "keys", len(b.again))
+			if err := ex.loadScripts(); err != nil {
 				return err
 			}
 		}
@@ -374,138 +326,4 @@ func (l *writeLane) noteRestores(restored, busy int) {
 	}
 	l.backoff = min(max(2*l.backoff, 8), 64)
 	l.direct = l.backoff
-}
-
-// buildArgs fills b.pcmds with one command per row of b.todo. Arguments
-// point into b.strs (a *string boxes without allocating) and b.dump, which
-// stay unchanged until the next attempt.
-func (ex *writeExecutor) buildArgs(b *writeBatch) {
-	b.dump, b.doffs = b.dump[:0], b.doffs[:0]
-	for _, i := range b.todo {
-		if c := &b.cmds[i]; !c.direct {
-			b.doffs = append(b.doffs, len(b.dump))
-			b.dump, b.lp = appendHashDump(b.dump, b.lp, b.strs[c.start+1:c.end])
-		}
-	}
-	b.doffs = append(b.doffs, len(b.dump))
-	b.args, b.offs = b.args[:0], b.offs[:0]
-	d := 0
-	for _, i := range b.todo {
-		c := &b.cmds[i]
-		b.offs = append(b.offs, len(b.args))
-		if !c.direct {
-			payload := b.dump[b.doffs[d]:b.doffs[d+1]:b.doffs[d+1]]
-			d++
-			switch c.exp.kind {
-			case expireNone:
-				b.args = append(b.args, argRestore, &b.strs[c.start], argZero, payload)
-			case expireIn:
-				b.args = append(b.args, argRestore, &b.strs[c.start], strconv.FormatInt(c.exp.ms, 10), payload)
-			case expireAt:
-				b.args = append(b.args, argRestore, &b.strs[c.start], strconv.FormatInt(c.exp.ms, 10), payload, argAbsTTL)
-			}
-			continue
-		}
-		if ex.needsScript(c) {
-			var val any = ""
-			if c.exp.kind != expireNone {
-				val = strconv.FormatInt(c.exp.ms, 10)
-			}
-			b.args = append(b.args, argEvalSHA, argSHA, argOneKey, &b.strs[c.start], ex.mode, argKind[c.exp.kind], val)
-		} else {
-			b.args = append(b.args, argHSet, &b.strs[c.start])
-		}
-		for k := c.start + 1; k < c.end; k++ {
-			b.args = append(b.args, &b.strs[k])
-		}
-	}
-	b.offs = append(b.offs, len(b.args))
-	clear(b.pcmds)
-	b.pcmds = b.pcmds[:0]
-	for j, i := range b.todo {
-		lo, hi := b.offs[j], b.offs[j+1]
-		cmd := redis.NewCmd(ex.ctx, b.args[lo:hi:hi]...)
-		if c := &b.cmds[i]; c.direct && ex.needsScript(c) {
-			cmd.SetFirstKeyPos(3)
-		} else {
-			cmd.SetFirstKeyPos(1)
-		}
-		b.pcmds = append(b.pcmds, cmd)
-	}
-}
-
-// restoreSupported reports whether the server loads RDB type 16 payloads
-// (Redis 7.0+, Valkey 7.2+).
-func restoreSupported(t *Topology) bool {
-	if t == nil {
-		return false
-	}
-	major, minor := versionNumbers(t.Version)
-	if t.Server == "valkey" {
-		return major > 7 || (major == 7 && minor >= 2)
-	}
-	return major >= 7
-}
-
-// loadScript loads writeScript on every master.
-func (ex *writeExecutor) loadScript() error {
-	ex.load.Lock()
-	defer ex.load.Unlock()
-	if cc := ex.c.ClusterClient(); cc != nil {
-		return cc.ForEachMaster(ex.ctx, func(ctx context.Context, m *redis.Client) error {
-			if err := writeScript.Load(ctx, m).Err(); err != nil {
-				return fmt.Errorf("loading the write script on %s: %w", m.Options().Addr, err)
-			}
-			return nil
-		})
-	}
-	if err := writeScript.Load(ex.ctx, ex.rdb).Err(); err != nil {
-		return fmt.Errorf("loading the write script on %s: %w", ex.nodeOf(""), err)
-	}
-	return nil
-}
-
-// nodeOf names the node that holds key, for error messages.
-func (ex *writeExecutor) nodeOf(key string) string {
-	if cc := ex.c.ClusterClient(); cc != nil {
-		if m, err := cc.MasterForKey(context.WithoutCancel(ex.ctx), key); err == nil {
-			return m.Options().Addr
-		}
-		return "cluster"
-	}
-	if t := ex.c.Topology(); t != nil && len(t.Masters) > 0 {
-		return t.Masters[0].Addr
-	}
-	return "redis"
-}
-
-// nodeErrorPrefixes are Redis error replies that are about the node, not
-// the key: the whole write fails (and can be retried) instead of counting
-// every key as failed.
-var nodeErrorPrefixes = []string{
-	"MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN", "LOADING", "READONLY", "MASTERDOWN",
-	"NOREPLICAS", "BUSY", "OOM", "MISCONF", "NOAUTH", "WRONGPASS", "EXECABORT",
-	"ERR max number of clients",
-}
-
-// isKeyError reports whether err is a Redis error reply about this key
-// (WRONGTYPE, an ACL refusal of the key, ...), as opposed to a node or
-// connection problem.
-func isKeyError(err error) bool {
-	var re redis.Error
-	if !errors.As(err, &re) {
-		return false
-	}
-	msg := re.Error()
-	for _, p := range nodeErrorPrefixes {
-		if strings.HasPrefix(msg, p) {
-			return false
-		}
-	}
-	return true
-}
-
-func hasRedisPrefix(err error, prefix string) bool {
-	var re redis.Error
-	return errors.As(err, &re) && strings.HasPrefix(re.Error(), prefix)
 }
