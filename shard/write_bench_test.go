@@ -128,6 +128,8 @@ func BenchmarkWriteVsPeers(b *testing.B) {
 		{"append-no-restore-1task", shard.ModeAppend, 1, false, false},
 		{"replace-existing-1task", shard.ModeReplace, 1, true, true},
 		{"replace-existing-4task", shard.ModeReplace, 4, true, true},
+		{"skip-existing-1task", shard.ModeSkip, 1, true, true},
+		{"append-existing-1task", shard.ModeAppend, 1, true, true},
 	}
 	for _, tc := range cases {
 		b.Run("WriteBatch-"+tc.name, func(b *testing.B) {
@@ -363,16 +365,23 @@ func BenchmarkWriteLanes(b *testing.B) {
 }
 
 // BenchmarkWriteStrategies compares the server cost of the ways to write
-// one hash of 10 fields atomically, with go-redis pipelines of 512 keys:
-// plain HSET (append), MULTI/DEL/HSET/EXEC (replace, but it deletes a key
-// of any type), the write script (replace, skip), the script with an
-// expiry, and RESTORE of a serialized hash (new keys). Metric srv-us/key is redis-server main-thread CPU per key: the
-// inverse of the rate one server can reach.
+// one hash of 10 fields atomically, with go-redis pipelines of 512 keys,
+// on new keys and on keys that hold a hash already: plain HSET (append),
+// MULTI/DEL/HSET/EXEC (replace, but it deletes a key of any type), the
+// write script (fields as arguments), RESTORE of a serialized hash (new
+// keys; BUSYKEY on existing ones), the restore script (replace an existing
+// hash from the payload) and TYPE (the skip probe). Metric srv-us/key is
+// redis-server main-thread CPU per key: the inverse of the rate one server
+// can reach.
 func BenchmarkWriteStrategies(b *testing.B) {
 	srv := redistest.StartServer(b)
 	rdb := srv.Client()
 	ctx := context.Background()
 	sha, err := rdb.ScriptLoad(ctx, shard.WriteScriptSource).Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	rsha, err := rdb.ScriptLoad(ctx, shard.RestoreScriptSource).Result()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -385,45 +394,61 @@ func BenchmarkWriteStrategies(b *testing.B) {
 	}
 	payload := shard.HashDump(kv)
 	strategies := []struct {
-		name string
-		cmds func(key string) [][]any
+		name     string
+		existing bool
+		cmds     func(key string) [][]any
 	}{
-		{"hset", func(k string) [][]any { return [][]any{append([]any{"hset", k}, fields...)} }},
-		{"multi-del-hset-exec", func(k string) [][]any {
+		{"hset", false, func(k string) [][]any { return [][]any{append([]any{"hset", k}, fields...)} }},
+		{"hset-existing", true, func(k string) [][]any { return [][]any{append([]any{"hset", k}, fields...)} }},
+		{"multi-del-hset-exec", false, func(k string) [][]any {
 			return [][]any{{"multi"}, {"del", k}, append([]any{"hset", k}, fields...), {"exec"}}
 		}},
-		{"script-replace", func(k string) [][]any {
+		{"write-script-replace", false, func(k string) [][]any {
 			return [][]any{append([]any{"evalsha", sha, 1, k, "replace", "", ""}, fields...)}
 		}},
-		{"script-skip", func(k string) [][]any {
+		{"write-script-replace-existing", true, func(k string) [][]any {
+			return [][]any{append([]any{"evalsha", sha, 1, k, "replace", "", ""}, fields...)}
+		}},
+		{"write-script-skip-existing", true, func(k string) [][]any {
 			return [][]any{append([]any{"evalsha", sha, 1, k, "skip", "", ""}, fields...)}
 		}},
-		{"script-replace-ttl", func(k string) [][]any {
+		{"write-script-replace-ttl", false, func(k string) [][]any {
 			return [][]any{append([]any{"evalsha", sha, 1, k, "replace", "px", "3600000"}, fields...)}
 		}},
-		{"restore", func(k string) [][]any { return [][]any{{"restore", k, 0, payload}} }},
-		{"restore-ttl", func(k string) [][]any { return [][]any{{"restore", k, 3600000, payload}} }},
-		{"multi-hset-pexpire-exec", func(k string) [][]any {
+		{"multi-hset-pexpire-exec", false, func(k string) [][]any {
 			return [][]any{{"multi"}, append([]any{"hset", k}, fields...), {"pexpire", k, 3600000}, {"exec"}}
 		}},
+		{"restore", false, func(k string) [][]any { return [][]any{{"restore", k, 0, payload}} }},
+		{"restore-ttl", false, func(k string) [][]any { return [][]any{{"restore", k, 3600000, payload}} }},
+		{"restore-busykey", true, func(k string) [][]any { return [][]any{{"restore", k, 0, payload}} }},
+		{"restore-script-existing", true, func(k string) [][]any {
+			return [][]any{{"evalsha", rsha, 1, k, 0, payload, ""}}
+		}},
+		{"type-existing", true, func(k string) [][]any { return [][]any{{"type", k}} }},
+	}
+	run := func(b *testing.B, cmds func(string) [][]any) {
+		for lo := 0; lo < keys; lo += 512 {
+			pipe := rdb.Pipeline()
+			for i := lo; i < min(lo+512, keys); i++ {
+				for _, args := range cmds("key:" + strconv.Itoa(i)) {
+					pipe.Do(ctx, args...)
+				}
+			}
+			if _, err := pipe.Exec(ctx); err != nil && !strings.HasPrefix(err.Error(), "BUSYKEY") {
+				b.Fatal(err)
+			}
+		}
 	}
 	for _, s := range strategies {
 		b.Run(s.name, func(b *testing.B) {
 			for range b.N {
 				srv.FlushAll()
+				if s.existing {
+					run(b, func(k string) [][]any { return [][]any{{"restore", k, 0, payload}} })
+				}
 				cpu0 := serverCPU(b, rdb)
 				start := time.Now()
-				for lo := 0; lo < keys; lo += 512 {
-					pipe := rdb.Pipeline()
-					for i := lo; i < min(lo+512, keys); i++ {
-						for _, args := range s.cmds("key:" + strconv.Itoa(i)) {
-							pipe.Do(ctx, args...)
-						}
-					}
-					if _, err := pipe.Exec(ctx); err != nil {
-						b.Fatal(err)
-					}
-				}
+				run(b, s.cmds)
 				elapsed := time.Since(start)
 				b.ReportMetric((serverCPU(b, rdb)-cpu0)/keys*1e6, "srv-us/key")
 				b.ReportMetric(keys/elapsed.Seconds(), "keys/s")

@@ -24,3 +24,6 @@ func HashDump(kv []string) []byte {
 	p, _ := appendHashDump(nil, nil, kv)
 	return p
 }
+
+// RestoreScriptSource is the Lua source of the restore script.
+const RestoreScriptSource = restoreScriptSrc
