@@ -109,8 +109,8 @@ func (c *Coordinator) taskComplete(ctx context.Context, ev *event) error {
 		return err
 	}
 	if t.Chunk != nil {
-		if err := c.in.chunks.Delete(ctx, t.Chunk.Object); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-			c.log.Warn("deleting load chunk", "object", t.Chunk.Object, "error", err)
+		if err := c.in.chunks.Purge(ctx, jetstream.WithPurgeSubject(t.Chunk.Subject)); err != nil {
+			c.log.Warn("purging a load chunk", "subject", t.Chunk.Subject, "error", err)
 		}
 	}
 	return c.maybeFinish(ctx, ev.Job)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -140,8 +139,8 @@ func (c *Coordinator) addChunk(ctx context.Context, r chunkRequest) error {
 	if !validToken(r.Job) {
 		return fmt.Errorf("job %q: %w", r.Job, ErrJobNotFound)
 	}
-	if r.Index < 0 || r.Index >= 1<<24 || r.Chunk.Object == "" {
-		return fmt.Errorf("%w: chunk %d of job %s: bad index or object", ErrInvalidSpec, r.Index, r.Job)
+	if r.Index < 0 || r.Index >= 1<<24 || r.Chunk.Subject != chunkSubject(r.Job, r.Index) || r.Chunk.Frames < 0 {
+		return fmt.Errorf("%w: chunk %d of job %s: bad index, subject or frame count", ErrInvalidSpec, r.Index, r.Job)
 	}
 	j, err := updateRecord(ctx, c.in.jobs, r.Job, func(j *jobRecord) error {
 		switch {
@@ -334,20 +333,8 @@ func (c *Coordinator) cleanup(ctx context.Context, j *jobRecord) {
 }
 
 func (c *Coordinator) deleteChunks(ctx context.Context, job string) {
-	objs, err := c.in.chunks.List(ctx)
-	if errors.Is(err, jetstream.ErrNoObjectsFound) {
-		return
-	}
-	if err != nil {
-		c.log.Warn("listing load chunks", "job", job, "error", err)
-		return
-	}
-	for _, o := range objs {
-		if strings.HasPrefix(o.Name, job+"/") {
-			if err := c.in.chunks.Delete(ctx, o.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-				c.log.Warn("deleting load chunk", "object", o.Name, "error", err)
-			}
-		}
+	if err := c.in.chunks.Purge(ctx, jetstream.WithPurgeSubject(jobChunksFilter(job))); err != nil {
+		c.log.Warn("purging load chunks", "job", job, "error", err)
 	}
 }
 

@@ -23,7 +23,11 @@
 //     minus header room), each with a frame sequence number header.
 //   - KV REDSTAGE_JOBS (job records), KV REDSTAGE_TASK (task records, key
 //     "<job>.<task>"), KV REDSTAGE_WORKERS (worker heartbeats, bucket TTL),
-//     object store REDSTAGE_CHUNKS (load input chunks, "<job>/<chunk>").
+//     stream REDSTAGE_CHUNKS (limits, subjects redstage.chunk.<job>.<chunk>):
+//     load input chunks as numbered frames like results.
+//   - Both frame streams allow direct get: readers fetch one frame at a
+//     time, so memory is bounded by a frame and every read honours its
+//     context.
 //   - core subjects redstage.ctl.cancel.<job> (a job ended: stop its tasks)
 //     and redstage.prog.<job> (rows so far of running tasks, about once a
 //     second, for progress display only).
@@ -98,7 +102,7 @@
 // Cleanup. Result frames of failed or cancelled jobs are purged at once, and
 // so are those of losing attempts; a winner's frames are purged by the client
 // once it has read them, or by the stream's MaxAge
-// (CoordinatorConfig.ResultRetention) if nobody reads them. Load chunks are deleted
+// (CoordinatorConfig.ResultRetention) if nobody reads them. Load chunks are purged
 // when their task has a winner and, at the latest, when the job ends.
 //
 // Credentials. The job's Redis URL, password included, is stored in the job

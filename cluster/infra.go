@@ -18,7 +18,7 @@ type infra struct {
 	jobs    jetstream.KeyValue
 	taskKV  jetstream.KeyValue
 	workers jetstream.KeyValue
-	chunks  jetstream.ObjectStore
+	chunks  jetstream.Stream
 }
 
 // workerTTL is how long a worker heartbeat stays visible.
@@ -103,14 +103,18 @@ func ensureInfra(ctx context.Context, js jetstream.JetStream, cfg CoordinatorCon
 			return nil, fmt.Errorf("creating bucket %s: %w", k.cfg.Bucket, err)
 		}
 	}
-	if in.chunks, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket:      bucketChunks,
-		Description: "redstage load input chunks",
+	if in.chunks, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        streamChunks,
+		Description: "redstage load input chunks (Arrow IPC frames)",
+		Subjects:    []string{subjChunkPrefix + ">"},
+		Retention:   jetstream.LimitsPolicy,
 		Storage:     storage,
 		Replicas:    cfg.Replicas,
-		TTL:         cfg.JobRetention,
+		MaxAge:      cfg.JobRetention,
+		Duplicates:  time.Minute,
+		AllowDirect: true, // workers read frames by direct get, one at a time
 	}); err != nil {
-		return nil, fmt.Errorf("creating object store %s: %w", bucketChunks, err)
+		return nil, fmt.Errorf("creating stream %s: %w", streamChunks, err)
 	}
 	return in, nil
 }
@@ -137,8 +141,8 @@ func lookupInfra(ctx context.Context, js jetstream.JetStream) (*infra, error) {
 	if in.workers, err = js.KeyValue(ctx, bucketWorkers); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", bucketWorkers, err)
 	}
-	if in.chunks, err = js.ObjectStore(ctx, bucketChunks); err != nil {
-		return nil, fmt.Errorf("object store %s: %w", bucketChunks, err)
+	if in.chunks, err = js.Stream(ctx, streamChunks); err != nil {
+		return nil, fmt.Errorf("stream %s: %w", streamChunks, err)
 	}
 	return in, nil
 }

@@ -57,8 +57,8 @@ func TestLoadAutomaticKeysAcrossChunks(t *testing.T) {
 	}
 	// Chunks are deleted once their job ended.
 	eventually(t, 5*time.Second, "chunk objects deleted", func() bool {
-		objs, err := tc.client.in.chunks.List(ctx)
-		return err != nil || len(objs) == 0
+		info, err := tc.client.in.chunks.Info(ctx)
+		return err == nil && info.State.Msgs == 0
 	})
 }
 

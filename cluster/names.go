@@ -15,7 +15,7 @@ const (
 	bucketJobs    = "REDSTAGE_JOBS"
 	bucketTasks   = "REDSTAGE_TASK"
 	bucketWorkers = "REDSTAGE_WORKERS"
-	bucketChunks  = "REDSTAGE_CHUNKS"
+	streamChunks  = "REDSTAGE_CHUNKS"
 
 	consumerWorkers     = "workers"
 	consumerCoordinator = "coordinator"
@@ -23,6 +23,7 @@ const (
 	subjTaskPrefix   = "redstage.task."
 	subjEventPrefix  = "redstage.evt."
 	subjResultPrefix = "redstage.res."
+	subjChunkPrefix  = "redstage.chunk."
 	subjCancelPrefix = "redstage.ctl.cancel."
 	subjProgPrefix   = "redstage.prog."
 	subjAPIPrefix    = "redstage.api."
@@ -34,13 +35,16 @@ const (
 	hdrFrame = "Redstage-Frame" // 0-based frame sequence number within an attempt
 )
 
-func taskSubject(job, task string) string    { return subjTaskPrefix + job + "." + task }
-func eventSubject(job string) string         { return subjEventPrefix + job }
-func cancelSubject(job string) string        { return subjCancelPrefix + job }
-func progressSubject(job string) string      { return subjProgPrefix + job }
-func jobResultsFilter(job string) string     { return subjResultPrefix + job + ".>" }
-func taskKey(job, task string) string        { return job + "." + task }
-func chunkObject(job string, idx int) string { return fmt.Sprintf("%s/%06d", job, idx) }
+func taskSubject(job, task string) string { return subjTaskPrefix + job + "." + task }
+func eventSubject(job string) string      { return subjEventPrefix + job }
+func cancelSubject(job string) string     { return subjCancelPrefix + job }
+func progressSubject(job string) string   { return subjProgPrefix + job }
+func jobResultsFilter(job string) string  { return subjResultPrefix + job + ".>" }
+func taskKey(job, task string) string     { return job + "." + task }
+func chunkSubject(job string, idx int) string {
+	return fmt.Sprintf("%s%s.%06d", subjChunkPrefix, job, idx)
+}
+func jobChunksFilter(job string) string { return subjChunkPrefix + job + ".>" }
 
 func resultSubject(job, task, attempt string) string {
 	return subjResultPrefix + job + "." + task + "." + attempt

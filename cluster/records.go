@@ -86,10 +86,11 @@ type taskRecord struct {
 
 // chunkRef locates a load chunk.
 type chunkRef struct {
-	Object string `json:"object"`
-	Offset uint64 `json:"offset"` // global row index of the chunk's first row
-	Rows   int64  `json:"rows"`
-	Bytes  int64  `json:"bytes"`
+	Subject string `json:"subject"` // frames on REDSTAGE_CHUNKS
+	Frames  int    `json:"frames"`
+	Offset  uint64 `json:"offset"` // global row index of the chunk's first row
+	Rows    int64  `json:"rows"`
+	Bytes   int64  `json:"bytes"`
 }
 
 // taskMsg is the body of a task message on REDSTAGE_TASKS.

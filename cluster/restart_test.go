@@ -130,8 +130,8 @@ func TestLoadInputErrorFailsJob(t *testing.T) {
 		t.Fatalf("err = %v (reason %q), want a failed job caused by the input error naming the file", err, je.Reason)
 	}
 	eventually(t, 5*time.Second, "chunks removed", func() bool {
-		objs, err := tc.client.in.chunks.List(ctx)
-		return err != nil || len(objs) == 0
+		info, err := tc.client.in.chunks.Info(ctx)
+		return err == nil && info.State.Msgs == 0
 	})
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -289,40 +288,15 @@ func (fs *frameSource) endError(rec *jobRecord) error {
 // emitWinner reads the frames of one winning attempt by direct get, in order.
 func (fs *frameSource) emitWinner(w winner) error {
 	subj := resultSubject(fs.j.id, w.task, w.attempt)
-	seq := uint64(1)
-	for i := 0; i < w.frames; {
-		raw, err := fs.j.in.results.GetMsg(fs.ctx, seq, jetstream.WithGetMsgSubject(subj))
+	err := readFrames(fs.ctx, fs.j.in.results, subj, w.frames, fs.opts.Allocator, func(rec arrow.RecordBatch) error {
+		rec, err := conform(rec, fs.schema)
 		if err != nil {
-			return fmt.Errorf("reading result frame %d of task %s (job %s): %w", i, w.task, fs.j.id, err)
+			return err
 		}
-		seq = raw.Sequence + 1
-		got, err := strconv.Atoi(raw.Header.Get(hdrFrame))
-		switch {
-		case err == nil && got < i:
-			continue // a frame stored twice: keep the first
-		case err != nil || got > i:
-			return fmt.Errorf("result frames of task %s (job %s): frame %q where %d was expected", w.task, fs.j.id, raw.Header.Get(hdrFrame), i)
-		}
-		i++
-		recs, err := codec.DecodeFrame(raw.Data, fs.opts.Allocator)
-		if err != nil {
-			return fmt.Errorf("decoding result frame %d of task %s (job %s): %w", got, w.task, fs.j.id, err)
-		}
-		for k, rec := range recs {
-			rec, err = conform(rec, fs.schema)
-			if err != nil {
-				for _, r := range recs[k+1:] {
-					r.Release()
-				}
-				return fmt.Errorf("result frame %d of task %s (job %s): %w", got, w.task, fs.j.id, err)
-			}
-			if err := fs.send(rec); err != nil {
-				for _, r := range recs[k+1:] {
-					r.Release()
-				}
-				return err
-			}
-		}
+		return fs.send(rec)
+	})
+	if err != nil {
+		return fmt.Errorf("results of task %s (job %s): %w", w.task, fs.j.id, err)
 	}
 	return nil
 }

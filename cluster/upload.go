@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redstage/redstage/codec"
 )
@@ -40,7 +39,7 @@ func (j *Job) upload(ctx context.Context, inputs []LoadInput) (err error) {
 		j.keepalive(kctx)
 	}()
 
-	u := &uploader{job: j, ctx: ctx}
+	u := &uploader{job: j, ctx: ctx, frameMax: int(j.c.nc.MaxPayload()) - frameHeadroom}
 	for _, in := range inputs {
 		if err := u.input(in); err != nil {
 			j.log.Error("upload failed", "input", in.Name, "error", err)
@@ -85,12 +84,13 @@ func (j *Job) keepalive(ctx context.Context) {
 
 // uploader carries the position in the job's input across files.
 type uploader struct {
-	job    *Job
-	ctx    context.Context
-	chunks int
-	offset uint64 // global row index of the next row
-	bytes  int64
-	cur    *chunkWriter
+	job      *Job
+	ctx      context.Context
+	frameMax int
+	chunks   int
+	offset   uint64 // global row index of the next row
+	bytes    int64
+	cur      *chunkWriter
 }
 
 // input uploads one input; chunks never span inputs (schemas may differ).
@@ -149,11 +149,7 @@ func (u *uploader) add(schema *arrow.Schema, rec arrow.RecordBatch, cfg ClientCo
 			if err := u.waitWindow(); err != nil {
 				return err
 			}
-			cw, err := u.openChunk(schema, cfg.ChunkCompression)
-			if err != nil {
-				return err
-			}
-			u.cur = cw
+			u.cur = u.openChunk(cfg.ChunkCompression)
 		}
 		n := min(rec.NumRows()-start, int64(cfg.ChunkRows)-u.cur.rows)
 		part := rec
@@ -177,9 +173,8 @@ func (u *uploader) add(schema *arrow.Schema, rec arrow.RecordBatch, cfg ClientCo
 	return nil
 }
 
-func (u *uploader) openChunk(schema *arrow.Schema, comp codec.Compression) (*chunkWriter, error) {
-	name := chunkObject(u.job.id, u.chunks)
-	return newChunkWriter(u.ctx, u.job.in.chunks, name, schema, comp)
+func (u *uploader) openChunk(comp codec.Compression) *chunkWriter {
+	return newChunkWriter(u.ctx, u.job.c.js, chunkSubject(u.job.id, u.chunks), u.frameMax, comp)
 }
 
 // flush finishes the current chunk, if any, and queues its task.
@@ -189,11 +184,11 @@ func (u *uploader) flush() error {
 		return nil
 	}
 	u.cur = nil
-	size, err := cw.finish()
-	if err != nil {
+	if err := cw.finish(); err != nil {
 		return err
 	}
-	ref := chunkRef{Object: cw.name, Offset: u.offset, Rows: cw.rows, Bytes: size}
+	size := cw.size()
+	ref := chunkRef{Subject: cw.subject, Frames: cw.pub.n, Offset: u.offset, Rows: cw.rows, Bytes: size}
 	req := chunkRequest{Job: u.job.id, Index: u.chunks, Chunk: ref}
 	if err := u.job.c.requestRetry(u.ctx, opChunk, req, nil); err != nil {
 		return fmt.Errorf("queueing chunk %d of job %s: %w", u.chunks, u.job.id, err)
@@ -211,71 +206,38 @@ func (u *uploader) discard() {
 	}
 }
 
-// chunkWriter streams one chunk, an Arrow IPC stream, into the object store.
+// chunkWriter publishes one chunk as numbered frames (each a bounded,
+// self-contained Arrow IPC stream) with a bounded window of unacknowledged
+// publishes.
 type chunkWriter struct {
-	name string
-	pw   *io.PipeWriter
-	cnt  *countingWriter
-	w    *ipc.Writer
-	rows int64
-	done chan error
+	subject string
+	pub     *framePublisher
+	enc     codec.FrameEncoder
+	rows    int64
 }
 
-func newChunkWriter(ctx context.Context, store jetstream.ObjectStore, name string, schema *arrow.Schema, comp codec.Compression) (*chunkWriter, error) {
-	pr, pw := io.Pipe()
-	cw := &chunkWriter{name: name, pw: pw, done: make(chan error, 1)}
-	go func() {
-		_, err := store.Put(ctx, jetstream.ObjectMeta{Name: name}, pr)
-		pr.CloseWithError(err) // unblocks the writer if Put stopped early
-		cw.done <- err
-	}()
-	cw.cnt = &countingWriter{w: pw}
-	opts := []ipc.Option{ipc.WithSchema(schema)}
-	switch comp {
-	case codec.CompressLZ4:
-		opts = append(opts, ipc.WithLZ4())
-	case codec.CompressZstd:
-		opts = append(opts, ipc.WithZstd())
-	}
-	cw.w = ipc.NewWriter(cw.cnt, opts...)
-	return cw, nil
+func newChunkWriter(ctx context.Context, js jetstream.JetStream, subject string, frameMax int, comp codec.Compression) *chunkWriter {
+	return &chunkWriter{subject: subject, pub: newFramePublisher(ctx, js, subject, framesInFlight),
+		enc: codec.FrameEncoder{MaxBytes: frameMax, Compression: comp}}
 }
 
 func (cw *chunkWriter) write(rec arrow.RecordBatch) error {
-	if err := cw.w.Write(rec); err != nil {
-		return fmt.Errorf("writing chunk %s: %w", cw.name, err)
+	if err := cw.enc.Encode(rec, cw.pub.publish); err != nil {
+		return fmt.Errorf("uploading chunk %s: %w", cw.subject, err)
 	}
 	cw.rows += rec.NumRows()
 	return nil
 }
 
-func (cw *chunkWriter) size() int64 { return cw.cnt.n }
+func (cw *chunkWriter) size() int64 { return cw.pub.bytes }
 
-// finish closes the IPC stream and waits for the upload; it returns the size.
-func (cw *chunkWriter) finish() (int64, error) {
-	err := cw.w.Close()
-	cw.pw.CloseWithError(err)
-	if perr := <-cw.done; perr != nil {
-		return 0, fmt.Errorf("uploading chunk %s: %w", cw.name, perr)
+// finish waits until every frame is stored.
+func (cw *chunkWriter) finish() error {
+	if err := cw.pub.flush(); err != nil {
+		return fmt.Errorf("uploading chunk %s: %w", cw.subject, err)
 	}
-	if err != nil {
-		return 0, fmt.Errorf("writing chunk %s: %w", cw.name, err)
-	}
-	return cw.cnt.n, nil
+	return nil
 }
 
-func (cw *chunkWriter) abort() {
-	cw.pw.CloseWithError(errors.New("upload aborted"))
-	<-cw.done
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
+// abort drops a partial chunk; its frames are purged with the job's chunks.
+func (cw *chunkWriter) abort() { _ = cw.pub.flush() }

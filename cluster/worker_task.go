@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
@@ -309,38 +308,30 @@ func (w *Worker) runScan(ctx context.Context, tm *taskMsg, attempt string, rows 
 }
 
 func (w *Worker) runLoad(ctx context.Context, tm *taskMsg, rows *atomic.Int64) (outcome, error) {
-	if tm.Chunk == nil {
-		return outcome{}, fmt.Errorf("%w: load task %s without a chunk", ErrInvalidSpec, tm.Task)
+	ch := tm.Chunk
+	if ch == nil {
+		return outcome{}, &finalError{fmt.Errorf("%w: load task %s without a chunk", ErrInvalidSpec, tm.Task)}
 	}
-	obj, err := w.in.chunks.Get(ctx, tm.Chunk.Object)
-	if err != nil {
-		return outcome{}, fmt.Errorf("fetching chunk %s: %w", tm.Chunk.Object, err)
-	}
-	defer obj.Close()
-	rd, err := ipc.NewReader(obj)
-	if err != nil {
-		return outcome{}, fmt.Errorf("reading chunk %s: %w", tm.Chunk.Object, err)
-	}
-	defer rd.Release()
 	var ct counts
-	offset := tm.Chunk.Offset
-	for rd.Next() {
-		rec := rd.RecordBatch()
+	offset := ch.Offset
+	err := readFrames(ctx, w.in.chunks, ch.Subject, ch.Frames, memory.DefaultAllocator, func(rec arrow.RecordBatch) error {
+		defer rec.Release()
 		c, err := w.exec.Write(ctx, &tm.Spec, rec, offset)
 		if err != nil {
-			return outcome{}, err
+			return err
 		}
 		offset += uint64(rec.NumRows())
 		rows.Add(rec.NumRows())
 		ct.add(c)
+		return nil
+	})
+	if err != nil {
+		return outcome{}, err
 	}
-	if err := rd.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return outcome{}, fmt.Errorf("reading chunk %s: %w", tm.Chunk.Object, err)
+	if got := int64(offset - ch.Offset); got != ch.Rows {
+		return outcome{}, fmt.Errorf("chunk %s holds %d rows, %d expected", ch.Subject, got, ch.Rows)
 	}
-	if got := int64(offset - tm.Chunk.Offset); got != tm.Chunk.Rows {
-		return outcome{}, fmt.Errorf("chunk %s holds %d rows, %d expected", tm.Chunk.Object, got, tm.Chunk.Rows)
-	}
-	ct.Bytes = tm.Chunk.Bytes
+	ct.Bytes = ch.Bytes
 	return outcome{counts: ct}, nil
 }
 

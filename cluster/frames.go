@@ -1,0 +1,53 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redstage/redstage/codec"
+)
+
+// Frames are self-contained Arrow IPC streams of bounded size published on
+// one subject per producer (a load chunk, a scan attempt), numbered by the
+// hdrFrame header. Both streams that carry them allow direct get, so a
+// reader fetches them one at a time: memory is bounded by a frame and every
+// fetch honours its context.
+
+// readFrames reads frames 0..n-1 of subject in order and passes their
+// record batches to fn, which owns (and releases) each. A frame stored
+// twice is skipped; a missing one is an error.
+func readFrames(ctx context.Context, st jetstream.Stream, subject string, n int, mem memory.Allocator, fn func(arrow.RecordBatch) error) error {
+	seq := uint64(1)
+	for i := 0; i < n; {
+		raw, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if err != nil {
+			return fmt.Errorf("reading frame %d of %s: %w", i, subject, err)
+		}
+		seq = raw.Sequence + 1
+		got, err := strconv.Atoi(raw.Header.Get(hdrFrame))
+		switch {
+		case err == nil && got < i:
+			continue // a frame stored twice: keep the first
+		case err != nil || got > i:
+			return fmt.Errorf("frames of %s: frame %q where %d was expected", subject, raw.Header.Get(hdrFrame), i)
+		}
+		i++
+		recs, err := codec.DecodeFrame(raw.Data, mem)
+		if err != nil {
+			return fmt.Errorf("decoding frame %d of %s: %w", got, subject, err)
+		}
+		for k, rec := range recs {
+			if err := fn(rec); err != nil {
+				for _, r := range recs[k+1:] {
+					r.Release()
+				}
+				return err
+			}
+		}
+	}
+	return nil
+}
