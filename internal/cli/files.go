@@ -60,8 +60,7 @@ type outputFile struct {
 }
 
 // createOutput opens the output for records of schema s in format f.
-func createOutput(path string, f codec.Format, s *arrow.Schema, stdout io.Writer) (*outputFile, error) {
-	opts := codec.WriteOptions{Format: f}
+func createOutput(path string, opts codec.WriteOptions, s *arrow.Schema, stdout io.Writer) (*outputFile, error) {
 	if ext := strings.ToLower(filepath.Ext(path)); ext == ".tsv" || ext == ".tab" {
 		opts.Delimiter = '\t'
 	}

@@ -108,7 +108,7 @@ func TestOutputFileAtomic(t *testing.T) {
 	defer rec.Release()
 
 	path := filepath.Join(dir, "out.parquet")
-	out, err := createOutput(path, codec.FormatParquet, rec.Schema(), io.Discard)
+	out, err := createOutput(path, codec.WriteOptions{Format: codec.FormatParquet}, rec.Schema(), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestOutputFileAtomic(t *testing.T) {
 		t.Fatalf("abort left files: %v", entries)
 	}
 
-	out, err = createOutput(path, codec.FormatParquet, rec.Schema(), io.Discard)
+	out, err = createOutput(path, codec.WriteOptions{Format: codec.FormatParquet}, rec.Schema(), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
