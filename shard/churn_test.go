@@ -218,7 +218,10 @@ func TestScanShrinkDuplicates(t *testing.T) {
 			res := churnScanWith(t, c, srv, PlanOptions{Tasks: 64}, ch, scanTuning{batch: 4, count: 4, window: tc.window, bgKeys: 40, parallel: 64})
 			checkExactlyOnce(t, res, n)
 			t.Logf("%d cycles, duplicates dropped %d, reruns %d", ch.done, res.stats.Duplicates, res.attempts)
-			if res.stats.Duplicates == 0 {
+			// With the small window some repeats are caught by failing the
+			// attempt (ErrTableShrank) instead of by the set; either way the
+			// shrinks must have produced repeats for the test to mean anything.
+			if res.stats.Duplicates+int64(res.attempts) == 0 {
 				t.Fatal("no shrink duplicates arose: the test did not exercise the de-duplication")
 			}
 		})
