@@ -71,7 +71,9 @@ func (ch *tableChurn) onBatch() {
 		return
 	}
 	ch.next = ch.emits + ch.gap
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// A generous bound: loading 900k keys under -race on a busy 2-core CI
+	// machine took over 30 s once; this is a hang guard, not a speed goal.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	gen := strconv.Itoa(ch.gen)
 	if !ch.grown {
