@@ -111,6 +111,43 @@ func TestWorkerKilledMidLoad(t *testing.T) {
 	compareUnordered(t, input, out, "kl:")
 }
 
+// TestWorkerDrainsOnSIGTERM stops a worker with SIGTERM while it runs scan
+// tasks (as Kubernetes does): it exits 0 within its drain timeout, the job
+// completes and its output equals the ground truth. Then the coordinator
+// stops on SIGTERM too.
+func TestWorkerDrainsOnSIGTERM(t *testing.T) {
+	tc := startCluster(t, 3, fastFailover...)
+	srv, input := loadedServer(t, tc, "dr:")
+	out := filepath.Join(t.TempDir(), "out.parquet")
+	start := time.Now()
+	cli := startProc(t, "redstage", tc.env(srv.URL()), "scan", "dr:*", "--schema", dataSchemaSpec, "--tasks", "64", "-o", out)
+	id := tc.jobOf(cluster.KindScan, start)
+	victim := tc.waitRunning(t, id)
+	victim.signal(syscall.SIGTERM)
+	stopped := time.Now()
+	// The workers run with the default 10s drain timeout.
+	if code, err := victim.wait(20 * time.Second); err != nil || code != 0 {
+		t.Fatalf("worker after SIGTERM: exit %d (%v), want 0 within the drain timeout\n%s", code, err, tail(victim.output(), 20))
+	}
+	t.Logf("worker drained and exited %s after SIGTERM", time.Since(stopped).Round(time.Millisecond))
+	if !contains(victim.output(), "worker stopped") {
+		t.Errorf("worker log does not say it stopped:\n%s", tail(victim.output(), 10))
+	}
+	code, err := cli.wait(3 * time.Minute)
+	if err != nil || code != 0 {
+		t.Fatalf("scan after a worker drained: exit %d (%v)\n%s", code, err, tail(cli.output(), 30))
+	}
+	compareUnordered(t, input, out, "dr:")
+
+	tc.coord.signal(syscall.SIGTERM)
+	if code, err := tc.coord.wait(20 * time.Second); err != nil || code != 0 {
+		t.Fatalf("coordinator after SIGTERM: exit %d (%v), want 0\n%s", code, err, tail(tc.coord.output(), 20))
+	}
+	if !contains(tc.coord.output(), "coordinator stopped") {
+		t.Errorf("coordinator log does not say it stopped:\n%s", tail(tc.coord.output(), 10))
+	}
+}
+
 // TestCoordinatorRestartMidJob kills the coordinator while a scan runs and
 // starts a new one: the job completes with the exact output.
 func TestCoordinatorRestartMidJob(t *testing.T) {
