@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash/crc64"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -163,4 +164,38 @@ func leUint64(b []byte) uint64 {
 
 func leUint32(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+
+// FuzzListpackInt: the hand-written parser agrees with the definition
+// (strconv parses it and formats it back to the same text).
+func FuzzListpackInt(f *testing.F) {
+	for _, s := range []string{"0", "-0", "01", "-1", "9223372036854775807", "9223372036854775808",
+		"-9223372036854775808", "-9223372036854775809", "99999999999999999999", "+1", "1a", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, ok := listpackInt(s)
+		rv, err := strconv.ParseInt(s, 10, 64)
+		want := err == nil && strconv.FormatInt(rv, 10) == s
+		if ok != want || (ok && v != rv) {
+			t.Fatalf("listpackInt(%q) = %d, %v; want %d, %v", s, v, ok, rv, want)
+		}
+	})
+}
+
+// FuzzRDBCRC: the slicing-by-8 CRC equals the bytewise definition.
+func FuzzRDBCRC(f *testing.F) {
+	f.Add([]byte("123456789"))
+	f.Add([]byte{})
+	f.Add(bytes.Repeat([]byte{0xff, 0x00, 0x10}, 40))
+	tab := crc64.MakeTable(0x95ac9329ac4bc9b5)
+	f.Fuzz(func(t *testing.T, p []byte) {
+		var want uint64
+		for _, b := range p {
+			want = tab[byte(want)^b] ^ want>>8
+		}
+		if got := rdbCRC(p); got != want {
+			t.Fatalf("rdbCRC = %#x; want %#x", got, want)
+		}
+	})
 }
