@@ -24,8 +24,12 @@ import (
 //
 // In every mode a key holding another type (a list, a set, ...) is never
 // touched: the row fails with a WRONGTYPE error. Every mode is atomic per
-// key (one HSET, or one Lua script), so a retried write leaves the same
-// final state.
+// key (each key is written by one command: RESTORE, HSET or a Lua script,
+// see write_cmd.go), so a retried write leaves the same final state.
+//
+// A key that does not exist yet is created with RESTORE of a serialized
+// hash, which costs the server half of an HSET; keyspace notifications
+// for it are "restore", not "hset".
 type WriteMode string
 
 // The write modes.
@@ -49,7 +53,7 @@ func ParseWriteMode(s string) (WriteMode, error) {
 const (
 	DefaultWritePipeline    = 512 // keys per pipeline
 	DefaultWriteMaxFailures = 100 // failures listed in WriteStats.Failures
-	DefaultWriteInFlight    = 2   // pipelines in flight per WriteBatch call
+	DefaultWriteInFlight    = 4   // pipelines in flight per master per WriteBatch call
 )
 
 // WriteOptions configures WriteBatch.
@@ -82,7 +86,7 @@ type WriteOptions struct {
 	MaxFailures int
 	// InFlight is the number of pipelines one call keeps in flight per
 	// master, each on its own connection, so encoding and round trips
-	// overlap (default 2). On a cluster each pipeline holds keys of one
+	// overlap (default 4). On a cluster each pipeline holds keys of one
 	// master. Rows with the same key always share a pipeline lane, so the
 	// last such row wins.
 	InFlight int
@@ -214,7 +218,14 @@ func (s *WriteStats) Merge(o WriteStats, maxFailures int) {
 // type) or with the connection (server down, cluster failing, out of
 // memory, context cancelled) is returned as an error, with the stats of
 // the work done so far; the whole batch can then be written again: every
-// mode is idempotent.
+// mode is idempotent (skip counts the keys of the first attempt as
+// skipped the second time).
+//
+// Several rows with the same key are applied in row order (the last
+// replace wins). A relative TTL counts from the moment of the write, so a
+// retry extends it. An absolute expiry that passes between the check and
+// the write makes Redis drop the key at once; it is still counted as
+// written.
 func WriteBatch(ctx context.Context, c *Client, rec arrow.RecordBatch, opts WriteOptions) (WriteStats, error) {
 	opts = opts.withDefaults()
 	if err := opts.Validate(); err != nil {
