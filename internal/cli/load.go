@@ -414,7 +414,7 @@ func (a *App) runLoad(ctx context.Context, o *LoadOptions) (err error) {
 	log.Debug("load job submitted", "job", job.ID(), "inputs", len(inputs))
 	res, err = a.waitJob(ctx, g, log, job, "load", total)
 	var je *cluster.JobError
-	if errors.As(err, &je) && je.Cause != nil && !strings.Contains(je.Error(), je.Cause.Error()) {
+	if errors.As(err, &je) && je.State != cluster.JobCancelled && je.Cause != nil && !strings.Contains(je.Error(), je.Cause.Error()) {
 		err = fmt.Errorf("%w: %v", err, je.Cause) // name the file and line
 	}
 	return err
