@@ -81,7 +81,7 @@ func writeJobList(w io.Writer, list []cluster.JobStatus) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tKIND\tSTATE\tTASKS\tROWS\tCREATED\tTARGET")
 	for _, j := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", j.ID, j.Kind, j.State, j.Progress.TasksDone, j.Progress.TasksTotal,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%s\t%s\t%s\t%s\n", j.ID, j.Kind, j.State, j.Progress.TasksDone, tasksTotal(j.Progress),
 			groupDigits(rowsOf(j)), j.Created.Local().Format("2006-01-02 15:04:05"), j.Target)
 	}
 	tw.Flush()
