@@ -51,3 +51,28 @@ func readFrames(ctx context.Context, st jetstream.Stream, subject string, n int,
 	}
 	return nil
 }
+
+// frameFill is the share of a frame's limit that pre-cut slices aim at.
+const frameFill = 0.75
+
+// encodeFrames cuts rec into row slices expected to fit a frame with room
+// to spare, so that the encoder serializes each row once (it serializes a
+// batch whole before splitting one that does not fit).
+func encodeFrames(enc codec.FrameEncoder, rec arrow.RecordBatch, emit func([]byte) error) error {
+	n := rec.NumRows()
+	size := recordBytes(rec)
+	budget := float64(enc.MaxBytes) * frameFill
+	if n <= 1 || float64(size) <= budget {
+		return enc.Encode(rec, emit)
+	}
+	rows := max(1, int64(budget/(float64(size)/float64(n))))
+	for off := int64(0); off < n; off += rows {
+		part := rec.NewSlice(off, min(off+rows, n))
+		err := enc.Encode(part, emit)
+		part.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

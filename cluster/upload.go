@@ -222,7 +222,7 @@ func newChunkWriter(ctx context.Context, js jetstream.JetStream, subject string,
 }
 
 func (cw *chunkWriter) write(rec arrow.RecordBatch) error {
-	if err := cw.enc.Encode(rec, cw.pub.publish); err != nil {
+	if err := encodeFrames(cw.enc, rec, cw.pub.publish); err != nil {
 		return fmt.Errorf("uploading chunk %s: %w", cw.subject, err)
 	}
 	cw.rows += rec.NumRows()

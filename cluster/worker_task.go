@@ -291,7 +291,7 @@ func (w *Worker) runScan(ctx context.Context, tm *taskMsg, attempt string, rows 
 	pub := newFramePublisher(ctx, w.js, resultSubject(tm.Job, tm.Task, attempt), framesInFlight)
 	enc := codec.FrameEncoder{MaxBytes: w.frameMax, Compression: w.cfg.FrameCompression}
 	ct, err := w.exec.Scan(ctx, &tm.Spec, tm.Part, func(rec arrow.RecordBatch) error {
-		if err := enc.Encode(rec, pub.publish); err != nil {
+		if err := encodeFrames(enc, rec, pub.publish); err != nil {
 			return err
 		}
 		rows.Add(rec.NumRows())
@@ -335,8 +335,12 @@ func (w *Worker) runLoad(ctx context.Context, tm *taskMsg, rows *atomic.Int64) (
 	return outcome{counts: ct}, nil
 }
 
-// framesInFlight bounds unacknowledged frames per task (memory: this many frames).
-const framesInFlight = 8
+// Unacknowledged frames per publisher: at most framesInFlight frames and
+// bytesInFlight bytes (but always one), which bounds a task's memory.
+const (
+	framesInFlight = 8
+	bytesInFlight  = 8 << 20
+)
 
 // framePublisher publishes numbered result frames asynchronously with a
 // bounded window and reports the first failure.
@@ -346,6 +350,8 @@ type framePublisher struct {
 	subject string
 	window  int
 	pending []jetstream.PubAckFuture
+	sizes   []int
+	inFly   int
 	n       int
 	bytes   int64
 }
@@ -358,7 +364,7 @@ func (p *framePublisher) publish(frame []byte) error {
 	if err := p.ctx.Err(); err != nil {
 		return context.Cause(p.ctx)
 	}
-	for len(p.pending) >= p.window {
+	for len(p.pending) > 0 && (len(p.pending) >= p.window || p.inFly+len(frame) > bytesInFlight) {
 		if err := p.waitOldest(); err != nil {
 			return err
 		}
@@ -371,6 +377,8 @@ func (p *framePublisher) publish(frame []byte) error {
 		return fmt.Errorf("publishing result frame %d: %w", p.n, err)
 	}
 	p.pending = append(p.pending, f)
+	p.sizes = append(p.sizes, len(frame))
+	p.inFly += len(frame)
 	p.n++
 	p.bytes += int64(len(frame))
 	return nil
@@ -379,6 +387,8 @@ func (p *framePublisher) publish(frame []byte) error {
 func (p *framePublisher) waitOldest() error {
 	f := p.pending[0]
 	p.pending = p.pending[1:]
+	p.inFly -= p.sizes[0]
+	p.sizes = p.sizes[1:]
 	select {
 	case <-f.Ok():
 		return nil
