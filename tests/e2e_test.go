@@ -174,6 +174,37 @@ func TestEmbeddedDefault(t *testing.T) {
 	} else if nulls, _ := s["nulls"].(map[string]any); len(nulls) == 0 {
 		t.Errorf("users scan counted no type-coercion nulls (ages like 'unknown'): %v", s)
 	}
+
+	// --strict fails on the first such value, naming key and field.
+	r = redstage(t, env, 2*time.Minute, "scan", "user:*", "--schema", "age:int64", "--strict", "-o", filepath.Join(dir, "strict.parquet"))
+	if r.code != 6 || !contains(r.stderr, `field "age"`) || !contains(r.stderr, `key "user:`) {
+		t.Errorf("strict scan: want exit 6 naming key and field\n%s", r)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "strict.parquet")); !os.IsNotExist(err) {
+		t.Errorf("a failed scan left its output: %v", err)
+	}
+
+	// -o - writes an Arrow IPC stream to stdout; --json then goes to stderr.
+	r = mustRedstage(t, env, 2*time.Minute, "scan", "customer:*", "--schema", "customer_id:int64", "--row-index", "--json", "-o", "-")
+	stream := filepath.Join(dir, "stdout.arrows")
+	if err := os.WriteFile(stream, []byte(r.stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rows := openRows(t, stream)
+	n := 0
+	for rows.next(t) {
+		if got := rows.cells(t, []string{"_index"})[0]; got != strconv.Itoa(n) {
+			t.Fatalf("row %d: _index %s", n, got)
+		}
+		n++
+	}
+	rows.close()
+	if n != 1000 {
+		t.Fatalf("Arrow stream on stdout has %d rows, want 1000", n)
+	}
+	if s := r.summary(t); s["output"] != "-" || num(t, s, "rows") != 1000 {
+		t.Errorf("summary on stderr: %v", s)
+	}
 }
 
 // TestEmbeddedNATSCoordinator runs a coordinator hosting NATS
