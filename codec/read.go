@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -197,4 +198,22 @@ func openSeekable(path string, f Format) (*os.File, error) {
 		return nil, fileErr(path, fmt.Errorf("%w: %s is not a regular file (a pipe?); %s needs a seekable file", ErrNotSeekable, path, f))
 	}
 	return fh, nil
+}
+
+// fillBatch calls step until it has appended max rows or step returns
+// io.EOF, and says how many rows were appended. It is the batching loop of
+// the row-at-a-time readers (CSV, NDJSON).
+func fillBatch(max int, step func() error) (int, error) {
+	rows := 0
+	for rows < max {
+		err := step()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return rows, err
+		}
+		rows++
+	}
+	return rows, nil
 }

@@ -248,21 +248,16 @@ func (r *csvReader) Next() (arrow.RecordBatch, error) {
 		return nil, fileErr(r.path, errors.New("reader is closed"))
 	}
 	r.rb.Reserve(min(r.opts.BatchSize, 4096))
-	rows := 0
-	for rows < r.opts.BatchSize {
+	rows, err := fillBatch(r.opts.BatchSize, func() error {
 		rec, err := r.nextRecord()
-		if errors.Is(err, io.EOF) {
-			break
-		}
 		if err != nil {
-			r.err = err
-			return nil, err
+			return err
 		}
-		if err := r.appendRecord(rec); err != nil {
-			r.err = err
-			return nil, err
-		}
-		rows++
+		return r.appendRecord(rec)
+	})
+	if err != nil {
+		r.err = err
+		return nil, err
 	}
 	if rows == 0 {
 		r.err = io.EOF

@@ -407,21 +407,16 @@ func (r *ndjsonReader) Next() (arrow.RecordBatch, error) {
 	if r.closed {
 		return nil, fileErr(r.path, errors.New("reader is closed"))
 	}
-	rows := 0
-	for rows < r.opts.BatchSize {
+	rows, err := fillBatch(r.opts.BatchSize, func() error {
 		line, err := r.nextLine()
-		if errors.Is(err, io.EOF) {
-			break
-		}
 		if err != nil {
-			r.err = err
-			return nil, err
+			return err
 		}
-		if err := r.appendLine(line); err != nil {
-			r.err = err
-			return nil, err
-		}
-		rows++
+		return r.appendLine(line)
+	})
+	if err != nil {
+		r.err = err
+		return nil, err
 	}
 	if rows == 0 {
 		r.err = io.EOF
