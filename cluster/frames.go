@@ -76,3 +76,35 @@ func encodeFrames(enc codec.FrameEncoder, rec arrow.RecordBatch, emit func([]byt
 	}
 	return nil
 }
+
+// prefetchDepth is how many decoded batches a prefetching reader holds.
+const prefetchDepth = 4
+
+// prefetchFrames reads frames like readFrames on its own goroutine and
+// delivers their batches on the returned channel, closed at the end. The
+// consumer calls stop if it gives up early, drains the channel (releasing
+// what it does not use), then calls wait for the reader's error.
+func prefetchFrames(ctx context.Context, st jetstream.Stream, subject string, n, depth int) (recs <-chan arrow.RecordBatch, stop func(), wait func() error) {
+	ctx, cancel := context.WithCancel(ctx)
+	out := make(chan arrow.RecordBatch, depth)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(out)
+		errc <- readFrames(ctx, st, subject, n, memory.DefaultAllocator, func(rec arrow.RecordBatch) error {
+			select {
+			case out <- rec:
+				return nil
+			case <-ctx.Done():
+				rec.Release()
+				return ctx.Err()
+			}
+		})
+	}()
+	return out, cancel, func() error {
+		for rec := range out {
+			rec.Release()
+		}
+		cancel()
+		return <-errc
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -307,6 +308,13 @@ func (w *Worker) runScan(ctx context.Context, tm *taskMsg, attempt string, rows 
 	return outcome{frames: pub.n, counts: ct}, nil
 }
 
+// A load task joins the (frame-sized) batches of its chunk into batches of
+// about this many rows before writing: shard.WriteBatch has a per-call cost.
+const (
+	writeBatchRows  = 32768
+	writeBatchBytes = 8 << 20
+)
+
 func (w *Worker) runLoad(ctx context.Context, tm *taskMsg, rows *atomic.Int64) (outcome, error) {
 	ch := tm.Chunk
 	if ch == nil {
@@ -314,7 +322,24 @@ func (w *Worker) runLoad(ctx context.Context, tm *taskMsg, rows *atomic.Int64) (
 	}
 	var ct counts
 	offset := ch.Offset
-	err := readFrames(ctx, w.in.chunks, ch.Subject, ch.Frames, memory.DefaultAllocator, func(rec arrow.RecordBatch) error {
+	var pending []arrow.RecordBatch
+	var pendRows, pendBytes int64
+	release := func() {
+		for _, r := range pending {
+			r.Release()
+		}
+		pending, pendRows, pendBytes = pending[:0], 0, 0
+	}
+	defer release()
+	write := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		rec, err := concatBatches(pending, memory.DefaultAllocator)
+		release()
+		if err != nil {
+			return fmt.Errorf("chunk %s: %w", ch.Subject, err)
+		}
 		defer rec.Release()
 		c, err := w.exec.Write(ctx, &tm.Spec, rec, offset)
 		if err != nil {
@@ -324,7 +349,27 @@ func (w *Worker) runLoad(ctx context.Context, tm *taskMsg, rows *atomic.Int64) (
 		rows.Add(rec.NumRows())
 		ct.add(c)
 		return nil
-	})
+	}
+	// Frames are fetched and decoded ahead while Redis is written.
+	recs, stop, wait := prefetchFrames(ctx, w.in.chunks, ch.Subject, ch.Frames, prefetchDepth)
+	var err error
+	for rec := range recs {
+		pending = append(pending, rec)
+		pendRows += rec.NumRows()
+		pendBytes += recordBytes(rec)
+		if pendRows >= writeBatchRows || pendBytes >= writeBatchBytes {
+			if err = write(); err != nil {
+				stop()
+				break
+			}
+		}
+	}
+	if ferr := wait(); err == nil {
+		err = ferr
+	}
+	if err == nil {
+		err = write()
+	}
 	if err != nil {
 		return outcome{}, err
 	}
@@ -333,6 +378,43 @@ func (w *Worker) runLoad(ctx context.Context, tm *taskMsg, rows *atomic.Int64) (
 	}
 	ct.Bytes = ch.Bytes
 	return outcome{counts: ct}, nil
+}
+
+// concatBatches joins batches of one schema into one (the one batch itself,
+// retained, if there is only one).
+func concatBatches(recs []arrow.RecordBatch, mem memory.Allocator) (arrow.RecordBatch, error) {
+	if len(recs) == 1 {
+		recs[0].Retain()
+		return recs[0], nil
+	}
+	schema := recs[0].Schema()
+	cols := make([]arrow.Array, schema.NumFields())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	var n int64
+	for _, r := range recs {
+		if !r.Schema().Equal(schema) {
+			return nil, fmt.Errorf("%w: frames of one chunk with different schemas", codec.ErrSchemaMismatch)
+		}
+		n += r.NumRows()
+	}
+	parts := make([]arrow.Array, len(recs))
+	for c := range cols {
+		for i, r := range recs {
+			parts[i] = r.Column(c)
+		}
+		col, err := array.Concatenate(parts, mem)
+		if err != nil {
+			return nil, fmt.Errorf("joining column %s: %w", schema.Field(c).Name, err)
+		}
+		cols[c] = col
+	}
+	return array.NewRecordBatch(schema, cols, n), nil
 }
 
 // Unacknowledged frames per publisher: at most framesInFlight frames and
