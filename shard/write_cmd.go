@@ -12,9 +12,10 @@ import (
 
 // How one key is written. Every path is one command, atomic on the
 // server, and never touches a key of another type than hash. Server CPU
-// per key of 10 fields (BenchmarkWriteStrategies, Redis 7.0): RESTORE
-// 2.4µs, HSET 5µs, restoreScript on an existing hash 7µs, writeScript
-// 10-15µs, TYPE 1µs.
+// per key of 10 fields (BenchmarkWriteStrategies, Redis 7.0, see
+// docs/benchmarks-shard-write.md): RESTORE ~2µs (BUSYKEY ~1µs), HSET ~5µs,
+// restoreScript on an existing hash ~5.5µs, writeScript ~9-12µs, TYPE
+// under 1µs.
 //
 //   - A new key (the common case when staging data) is created with
 //     RESTORE of a serialized hash (write_dump.go), without REPLACE: the

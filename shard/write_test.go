@@ -936,3 +936,48 @@ func TestWriteRestoreRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteDuringMigration: keys of a slot that is moving between masters
+// (some still on the source, some moved, some new) are all written, in
+// every path: go-redis follows ASK for RESTORE, the scripts and TYPE.
+func TestWriteDuringMigration(t *testing.T) {
+	ctx := context.Background()
+	cl := redistest.StartCluster(t, redistest.ClusterOptions{})
+	w := dialWriteTarget(t, cl.URL(), cl.Client())
+	const prefix = "{mig}:"
+	slot := shard.KeySlot(prefix)
+	from, err := cl.SlotOwner(ctx, slot)
+	if err != nil || from < 0 {
+		t.Fatalf("owner of slot %d: %d, %v", slot, from, err)
+	}
+	to := (from + 1) % 3
+	const old, n = 300, 600
+	for i := range old {
+		if err := w.rdb.HSet(ctx, fmt.Sprintf("%sk%d", prefix, i), "old", "x", "v", "-1").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := cl.BeginMigration(ctx, slot, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved, err := m.Step(ctx, 100); err != nil || moved != 100 {
+		t.Fatalf("moving 100 keys: %d, %v", moved, err)
+	}
+	ids, vals := make([]any, n), make([]any, n)
+	for i := range n {
+		ids[i] = fmt.Sprintf("k%d", i)
+		vals[i] = int64(i)
+	}
+	rec := wrecord(t, wcol{"id", arrow.BinaryTypes.String, ids}, wcol{"v", arrow.PrimitiveTypes.Int64, vals})
+	st := write(t, w, rec, shard.WriteOptions{Prefix: prefix, KeyColumns: []string{"id"}, Pipeline: 64})
+	wantCounts(t, st, n, 0, 0, 0)
+	st = write(t, w, rec, shard.WriteOptions{Prefix: prefix, KeyColumns: []string{"id"}, Mode: shard.ModeSkip, Pipeline: 64})
+	wantCounts(t, st, 0, n, 0, 0)
+	if err := m.Finish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		wantHash(t, w, fmt.Sprintf("%sk%d", prefix, i), map[string]string{"id": fmt.Sprintf("k%d", i), "v": strconv.Itoa(i)})
+	}
+}
