@@ -392,11 +392,16 @@ func (tc *testCluster) jobOf(kind cluster.Kind, after time.Time) string {
 		if err != nil {
 			return err
 		}
+		// The newest job of the kind created after the command started: a
+		// job of an earlier subtest can be less than a second older.
+		var newest time.Time
 		for _, j := range list {
-			if j.Kind == kind && !j.Created.Before(after.Add(-time.Second)) {
-				id = j.ID
-				return nil
+			if j.Kind == kind && !j.Created.Before(after) && j.Created.After(newest) {
+				id, newest = j.ID, j.Created
 			}
+		}
+		if id != "" {
+			return nil
 		}
 		return fmt.Errorf("no %s job yet among %d", kind, len(list))
 	})
