@@ -22,8 +22,8 @@
 //     result frames (Arrow IPC streams of at most the connection's max payload
 //     minus header room), each with a frame sequence number header.
 //   - KV REDSTAGE_JOBS (job records), KV REDSTAGE_TASK (task records, key
-//     "<job>.<task>"), KV REDSTAGE_WORKERS (worker heartbeats, bucket TTL),
-//     stream REDSTAGE_CHUNKS (limits, subjects redstage.chunk.<job>.<chunk>):
+//     "<job>.<task>"), KV REDSTAGE_WORKERS (worker heartbeats, bucket TTL).
+//   - stream REDSTAGE_CHUNKS (limits, subjects redstage.chunk.<job>.<chunk>):
 //     load input chunks as numbered frames like results.
 //   - Both frame streams allow direct get: readers fetch one frame at a
 //     time, so memory is bounded by a frame and every read honours its
