@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -84,5 +85,68 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("output file exists: %v", err)
 			}
 		})
+	}
+}
+
+// TestLoadPartialReport loads a file with rows that cannot be written (an
+// empty key value): the load exits 7, writes the other rows, and --report
+// lists each rejected row with its file, row and reason.
+func TestLoadPartialReport(t *testing.T) {
+	srv := redistest.StartServer(t)
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("id,name\n")
+	for i := 0; i < 100; i++ {
+		switch i {
+		case 17, 42:
+			fmt.Fprintf(&b, ",nameless %d\n", i) // null key: rejected
+		default:
+			fmt.Fprintf(&b, "%d,n%d\n", i, i)
+		}
+	}
+	first := filepath.Join(dir, "first.csv")
+	second := filepath.Join(dir, "second.csv")
+	if err := os.WriteFile(first, []byte("id,name\n1000,a\n1001,b\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(second, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	report := filepath.Join(dir, "report.json")
+	env := childEnv("REDSTAGE_REDIS_URL=" + srv.URL())
+	r := redstage(t, env, 2*time.Minute, "load", first, second, "--key-column", "id", "--prefix", "p:", "--report", report, "--json")
+	if r.code != 7 {
+		t.Fatalf("exit %d, want 7 (partial)\n%s", r.code, r)
+	}
+	if s := r.summary(t); s["state"] != "partial" || num(t, s, "written") != 100 || num(t, s, "rejected")+num(t, s, "failed") != 2 {
+		t.Fatalf("summary: %v", s)
+	}
+	if n := keyCount(t, serverSize{srv}); n != 100 {
+		t.Fatalf("%d keys written, want 100", n)
+	}
+	var rep struct {
+		Written  int64 `json:"written"`
+		Failures []struct {
+			Row     int64  `json:"row"`
+			File    string `json:"file"`
+			FileRow int64  `json:"file_row"`
+			Error   string `json:"error"`
+		} `json:"failures"`
+	}
+	raw, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Written != 100 || len(rep.Failures) != 2 {
+		t.Fatalf("report: written %d, %d failures:\n%s", rep.Written, len(rep.Failures), raw)
+	}
+	for i, want := range []int64{17, 42} {
+		f := rep.Failures[i]
+		if f.File != second || f.FileRow != want || f.Row != want+2 || f.Error == "" {
+			t.Errorf("failure %d: %+v; want %s row %d (global row %d) with a reason", i, f, second, want, want+2)
+		}
 	}
 }

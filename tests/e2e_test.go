@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -231,6 +232,40 @@ func TestEmbeddedNATSCoordinator(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out.parquet")
 	mustRedstage(t, env, 2*time.Minute, "scan", "en:*", "--schema", dataSchemaSpec, "-o", out)
 	compareUnordered(t, input, out, "en:")
+	// status --wait follows a job started by another command to its end.
+	start := time.Now()
+	bg := startProc(t, "redstage", env, "scan", "en:*", "--schema", dataSchemaSpec, "--tasks", "16", "-o", filepath.Join(t.TempDir(), "bg.parquet"))
+	var id string
+	poll(t, 30*time.Second, "the background scan listed", func() error {
+		r := redstage(t, env, time.Minute, "jobs", "--json")
+		var list []struct {
+			ID      string    `json:"id"`
+			Kind    string    `json:"kind"`
+			Created time.Time `json:"created"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
+			return fmt.Errorf("jobs --json: %v\n%s", err, r)
+		}
+		for _, j := range list {
+			if j.Kind == "scan" && !j.Created.Before(start.Add(-time.Second)) {
+				id = j.ID
+				return nil
+			}
+		}
+		return fmt.Errorf("not listed yet")
+	})
+	w := mustRedstage(t, env, 2*time.Minute, "status", id, "--wait", "--json")
+	if s := w.summary(t); s["state"] != "succeeded" || num(t, s, "rows") != 5000 || s["job"] != id {
+		t.Errorf("status --wait summary: %v", s)
+	}
+	if code, err := bg.wait(time.Minute); err != nil || code != 0 {
+		t.Errorf("background scan: exit %d (%v)", code, err)
+	}
+	st := mustRedstage(t, env, time.Minute, "status", id)
+	if !contains(st.stdout, "succeeded") || !contains(st.stdout, "5,000") {
+		t.Errorf("status of a finished job:\n%s", st.stdout)
+	}
+
 	r := mustRedstage(t, env, time.Minute, "jobs")
 	if !contains(r.stdout, "succeeded") || !contains(r.stdout, "load") || !contains(r.stdout, "scan") {
 		t.Errorf("jobs listing lacks the two jobs:\n%s", r.stdout)
