@@ -40,7 +40,7 @@ type ScanOptions struct {
 	// RowGroupRows is the Parquet row group size (memory of the writer
 	// grows with it).
 	RowGroupRows int
-	Meta       codec.MetaColumns
+	Meta         codec.MetaColumns
 	// Inference when no --schema is given.
 	Sample    int
 	Threshold float64
