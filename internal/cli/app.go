@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -156,10 +155,7 @@ func (a *App) Run(ctx context.Context, program string, args []string) int {
 		return ExitOK
 	}
 	code, hint := Classify(err)
-	var reported *reportedError
-	if !errors.As(err, &reported) {
-		a.printError(program, err, hint)
-	}
+	a.printError(program, err, hint)
 	return code
 }
 
@@ -169,10 +165,3 @@ func (a *App) printError(program string, err error, hint string) {
 		fmt.Fprintf(a.Stderr, "%s: what to do: %s\n", program, hint)
 	}
 }
-
-// reportedError is an error the command has already printed (in its
-// summary); Run only turns it into the exit code.
-type reportedError struct{ err error }
-
-func (e *reportedError) Error() string { return e.err.Error() }
-func (e *reportedError) Unwrap() error { return e.err }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"strings"
 
 	"github.com/nats-io/nats.go"
@@ -171,10 +170,3 @@ func (e *natsConnectError) Error() string {
 }
 
 func (e *natsConnectError) Unwrap() error { return e.Err }
-
-// isNetError reports network errors (dial failures, timeouts).
-func isNetError(err error) bool {
-	var ne net.Error
-	var oe *net.OpError
-	return errors.As(err, &ne) || errors.As(err, &oe)
-}
