@@ -185,7 +185,7 @@ func (s *Summary) writeHuman(w io.Writer) {
 	switch s.Command {
 	case "load":
 		for _, in := range s.Inputs {
-			fmt.Fprintf(w, "  input %s (%s): %s rows\n", in.Path, in.Format, groupDigits(in.Rows))
+			fmt.Fprintf(w, "  input %s (%s): %s rows\n", displayName(in.Path), in.Format, groupDigits(in.Rows))
 		}
 		line("keys written", s.Written, "")
 		if s.Skipped > 0 {
