@@ -246,8 +246,8 @@ func TestEmbeddedNATSCoordinator(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
 			return fmt.Errorf("jobs --json: %v\n%s", err, r)
 		}
-		for _, j := range list {
-			if j.Kind == "scan" && !j.Created.Before(start.Add(-time.Second)) {
+		for _, j := range list { // newest first; the scan just before started earlier
+			if j.Kind == "scan" && !j.Created.Before(start) {
 				id = j.ID
 				return nil
 			}
