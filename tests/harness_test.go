@@ -215,9 +215,10 @@ func (r result) summary(t testing.TB) map[string]any {
 // redstage runs the CLI to completion (bounded by timeout).
 func redstage(t testing.TB, env []string, timeout time.Duration, args ...string) result {
 	t.Helper()
+	bin := filepath.Join(binaries(t), "redstage") // building is not part of the timeout
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binaries(t), "redstage"), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -27,21 +27,40 @@ func parquetRows(path string) (int64, error) {
 	return r.NumRows(), nil
 }
 
-// checkOutputDir reports an output whose directory does not exist or is
-// not a directory, before any job runs.
+// checkOutputDir reports an output path that cannot be written — its
+// directory is missing, is not a directory or is not writable, or the path
+// is a directory — before any job runs, so that no work is done for an
+// output that would fail at the end.
 func checkOutputDir(path string) error {
-	if path == "-" {
+	if path == "-" || path == "" {
 		return nil
 	}
+	if err := outputPathProblem(path); err != nil {
+		return exitErr(ExitInput, "create the directory first, or write elsewhere; nothing was run",
+			&codec.FileError{Path: path, RowGroup: -1, Err: err})
+	}
+	return nil
+}
+
+// outputPathProblem says why path cannot be written (nil if it can).
+func outputPathProblem(path string) error {
 	dir := filepath.Dir(path)
 	st, err := os.Stat(dir)
-	if err == nil && !st.IsDir() {
-		err = fmt.Errorf("%s is not a directory", dir)
+	switch {
+	case err != nil:
+		return fmt.Errorf("output directory: %w", err)
+	case !st.IsDir():
+		return fmt.Errorf("output directory: %s is not a directory", dir)
 	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("%s is a directory, not a file", path)
+	}
+	probe, err := os.CreateTemp(dir, "."+filepath.Base(path)+".probe-*")
 	if err != nil {
-		return exitErr(ExitInput, "create the directory first, or write elsewhere; nothing was run",
-			&codec.FileError{Path: path, RowGroup: -1, Err: fmt.Errorf("output directory: %w", err)})
+		return fmt.Errorf("output directory %s is not writable: %w", dir, pathErrCause(err))
 	}
+	probe.Close()
+	os.Remove(probe.Name())
 	return nil
 }
 
@@ -130,7 +149,7 @@ func (o *outputFile) Commit() error {
 		o.abort()
 		return &codec.FileError{Path: o.path, RowGroup: -1, Err: err}
 	}
-	if err := os.Chmod(o.tmp.Name(), 0o644); err != nil {
+	if err := os.Chmod(o.tmp.Name(), outputMode(o.path)); err != nil {
 		o.abort()
 		return &codec.FileError{Path: o.path, RowGroup: -1, Err: err}
 	}
@@ -171,26 +190,60 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// writeFileAtomic writes data to path through a temporary file.
+// writeFileAtomic writes data to path through a temporary file. An
+// existing file keeps its mode (outputMode). Errors name path, not the
+// temporary file.
 func writeFileAtomic(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
 	if err != nil {
-		return err
+		return fmt.Errorf("writing %s: %w", path, pathErrCause(err))
 	}
-	if _, err := tmp.Write(data); err != nil {
+	fail := func(err error) error {
 		tmp.Close()
 		os.Remove(tmp.Name())
-		return err
+		return fmt.Errorf("writing %s: %w", path, pathErrCause(err))
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Chmod(outputMode(path)); err != nil {
+		return fail(err)
 	}
 	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
+		return fail(err)
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := os.Rename(tmp.Name(), path); err != nil {
 		os.Remove(tmp.Name())
-		return err
+		return fmt.Errorf("writing %s: %w", path, pathErrCause(err))
 	}
-	return os.Rename(tmp.Name(), path)
+	return nil
+}
+
+// newOutputMode is the mode of an output file that did not exist before.
+const newOutputMode os.FileMode = 0o644
+
+// outputMode is the mode an output written to path gets: the existing
+// file's permissions when it exists (overwriting keeps them), else
+// newOutputMode.
+func outputMode(path string) os.FileMode {
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+		return st.Mode().Perm()
+	}
+	return newOutputMode
+}
+
+// pathErrCause strips the path of an *os.PathError (a temporary file's name
+// means nothing to the user) and returns err unchanged otherwise.
+func pathErrCause(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
 }
 
 // LoadReport is the JSON written by load --report: what was written, and

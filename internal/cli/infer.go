@@ -150,6 +150,9 @@ func (a *App) runInfer(ctx context.Context, o *InferOptions) (err error) {
 		sum.finish(start, err)
 		a.emit(g, sum, o.Output == "")
 	}()
+	if err := checkOutputDir(o.Output); err != nil {
+		return err
+	}
 	rt, err := a.openRuntime(ctx, g, log)
 	if err != nil {
 		return err
@@ -180,7 +183,7 @@ func (a *App) runInfer(ctx context.Context, o *InferOptions) (err error) {
 			return &codec.FileError{Path: "-", RowGroup: -1, Err: err}
 		}
 	} else if err := writeFileAtomic(o.Output, b); err != nil {
-		return &codec.FileError{Path: o.Output, RowGroup: -1, Err: err}
+		return exitErr(ExitInput, "check that the output's directory exists and is writable, then run infer again", err)
 	}
 	if !g.Quiet {
 		fmt.Fprintf(a.Stderr, "inferred from %s matching %q:\n", plural(int64(inf.SampleCount), "hash"), o.Pattern)

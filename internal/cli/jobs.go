@@ -165,9 +165,10 @@ func (a *App) runStatus(ctx context.Context, o *StatusOptions) error {
 	}
 	sum.fromResult(res)
 	if err == nil && res != nil && (res.Failed > 0 || res.Rejected > 0) {
-		err = exitErr(ExitPartial, "list the failed keys with redstage status --json", fmt.Errorf("%s rows could not be written", groupDigits(res.Failed+res.Rejected)))
+		err = exitErr(ExitPartial, "list the failed keys with redstage status --json", fmt.Errorf("%s could not be written", plural(res.Failed+res.Rejected, "row")))
 	}
 	sum.finish(start, err)
+	sum.useJobDuration(res)
 	a.emit(g, sum, false)
 	return err
 }

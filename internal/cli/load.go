@@ -337,15 +337,18 @@ func (a *App) runLoad(ctx context.Context, o *LoadOptions) (err error) {
 	sum.Report = o.Report
 	var ins []*loadInput
 	var res *cluster.JobResult
+	// The report is written at the end, whatever happens, unless its path
+	// is unusable: that is checked first, before anything runs.
+	reportOK := false
 	defer func() {
 		sum.Inputs = inputSummaries(ins)
 		sum.fromResult(res)
 		if err == nil && res != nil && (res.Failed > 0 || res.Rejected > 0) {
 			err = exitErr(ExitPartial, partialHint(o.Report),
-				fmt.Errorf("%s of %s rows could not be written", groupDigits(res.Failed+res.Rejected), groupDigits(res.Rows)))
+				fmt.Errorf("%s of %s could not be written", groupDigits(res.Failed+res.Rejected), plural(res.Rows, "row")))
 		}
 		sum.finish(start, err)
-		if o.Report != "" {
+		if o.Report != "" && reportOK {
 			if rerr := writeLoadReport(o.Report, sum, res); rerr != nil {
 				log.Error("writing the report", "path", o.Report, "error", rerr)
 				if err == nil {
@@ -357,6 +360,10 @@ func (a *App) runLoad(ctx context.Context, o *LoadOptions) (err error) {
 		a.emit(g, sum, false)
 	}()
 
+	if err := checkOutputDir(o.Report); err != nil {
+		return err
+	}
+	reportOK = true
 	var schema *codec.Schema
 	if o.SchemaArg != "" {
 		if schema, err = codec.LoadSchemaArg(o.SchemaArg); err != nil {

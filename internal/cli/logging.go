@@ -14,7 +14,16 @@ import (
 type LogOptions struct {
 	JSON  bool   // JSON lines (containers); also when REDSTAGE_LOG_FORMAT=json
 	Level string // trace, debug, info, warn, error, off
+
+	// hideTaskFailures drops the embedded cluster's "task failed" lines
+	// above debug level: the CLI reports every task error once, in its
+	// summary and error message.
+	hideTaskFailures bool
 }
+
+// taskFailedMsg is the message the coordinator and workers log a task
+// failure with (package cluster).
+const taskFailedMsg = "task failed"
 
 // resolveLogOptions applies the environment to flags the user did not set.
 func resolveLogOptions(o LogOptions, jsonSet, levelSet bool, getenv func(string) string, defLevel string) (LogOptions, error) {
@@ -46,6 +55,9 @@ func newLogger(name string, o LogOptions, w io.Writer) hclog.Logger {
 		Color:      hclog.ColorOff,
 		// Sub-loggers (the embedded cluster's) get their own level.
 		IndependentLevels: true,
+		Exclude: func(_ hclog.Level, msg string, _ ...any) bool {
+			return o.hideTaskFailures && msg == taskFailedMsg && hclog.LevelFromString(o.Level) > hclog.Debug
+		},
 	})
 }
 

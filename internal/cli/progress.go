@@ -176,7 +176,7 @@ func progressLine(label string, p cluster.Progress, totalRows int64, width int) 
 		}
 		fmt.Fprintf(&b, "] %3.0f%%", frac*100)
 	}
-	fmt.Fprintf(&b, "  %s rows", groupDigits(p.Rows))
+	fmt.Fprintf(&b, "  %s", plural(p.Rows, "row"))
 	if r := rate(p); r > 0 {
 		fmt.Fprintf(&b, "  %s rows/s", shortNumber(r))
 	}

@@ -115,6 +115,7 @@ func (g *GlobalOptions) resolve(fs *pflag.FlagSet, getenv func(string) string) e
 // logger returns the CLI's logger on stderr.
 func (a *App) logger(g *GlobalOptions) hclog.Logger {
 	o := g.Log
+	o.hideTaskFailures = true
 	if g.Quiet && hclog.LevelFromString(o.Level) < hclog.Warn {
 		o.Level = "warn"
 	}

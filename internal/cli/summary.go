@@ -136,6 +136,20 @@ func (s *Summary) finish(start time.Time, err error) {
 	}
 }
 
+// useJobDuration reports the job's own duration and rate instead of the
+// command's wall clock: status --wait follows a job another command
+// started, so its own waiting time says nothing about the job.
+func (s *Summary) useJobDuration(r *cluster.JobResult) {
+	if r == nil {
+		return
+	}
+	s.DurationSeconds = r.Duration.Seconds()
+	s.RowsPerSec = 0
+	if r.Duration > 0 {
+		s.RowsPerSec = float64(s.Rows) / r.Duration.Seconds()
+	}
+}
+
 // emit prints the summary: human lines on stderr unless quiet, and JSON
 // with --json (on stdout, or stderr when stdout carries data).
 func (a *App) emit(g *GlobalOptions, s *Summary, stdoutBusy bool) {
@@ -185,7 +199,7 @@ func (s *Summary) writeHuman(w io.Writer) {
 	switch s.Command {
 	case "load":
 		for _, in := range s.Inputs {
-			fmt.Fprintf(w, "  input %s (%s): %s rows\n", displayName(in.Path), in.Format, groupDigits(in.Rows))
+			fmt.Fprintf(w, "  input %s (%s): %s\n", displayName(in.Path), in.Format, plural(in.Rows, "row"))
 		}
 		line("keys written", s.Written, "")
 		if s.Skipped > 0 {
@@ -247,12 +261,18 @@ func (s *Summary) writeHuman(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
-	for i, te := range s.TaskErrors {
-		if i == 5 {
-			fmt.Fprintf(w, "  … %d more task errors (see --json)\n", len(s.TaskErrors)-5)
+	// Task errors the error message repeats are not listed again.
+	shown := 0
+	for _, te := range s.TaskErrors {
+		if strings.Contains(s.Error, te.Error) {
+			continue
+		}
+		if shown == 5 {
+			fmt.Fprintf(w, "  … more task errors (see --json)\n")
 			break
 		}
 		fmt.Fprintf(w, "  task %s: %s\n", te.Task, te.Error)
+		shown++
 	}
 }
 
