@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
+
+	"github.com/redstage/redstage/internal/version"
 )
 
 // CoordinatorConfig configures a Coordinator.
@@ -211,7 +213,7 @@ func (c *Coordinator) Close() error {
 func (c *Coordinator) startService(ctx context.Context) (micro.Service, error) {
 	svc, err := micro.AddService(c.nc, micro.Config{
 		Name:        serviceName,
-		Version:     serviceVersion,
+		Version:     version.Semver(),
 		Description: "redstage job coordinator",
 	})
 	if err != nil {

@@ -28,8 +28,7 @@ const (
 	subjProgPrefix   = "redstage.prog."
 	subjAPIPrefix    = "redstage.api."
 
-	serviceName    = "redstage-coordinator"
-	serviceVersion = "0.1.0"
+	serviceName = "redstage-coordinator"
 
 	// Headers of result frames.
 	hdrFrame = "Redstage-Frame" // 0-based frame sequence number within an attempt

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redstage/redstage/codec"
+	"github.com/redstage/redstage/internal/version"
 )
 
 // WorkerConfig configures a Worker.
@@ -336,7 +337,7 @@ func (w *Worker) heartbeat(ctx context.Context) {
 		w.mu.Lock()
 		n := len(w.running)
 		w.mu.Unlock()
-		info := WorkerInfo{ID: w.id, Host: host, PID: os.Getpid(), Version: serviceVersion, Concurrency: w.cfg.Concurrency,
+		info := WorkerInfo{ID: w.id, Host: host, PID: os.Getpid(), Version: version.String(), Concurrency: w.cfg.Concurrency,
 			Running: n, Done: w.done.Load(), Failed: w.failed.Load(), Started: w.started, Seen: time.Now().UTC()}
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		if err := putRecord(pctx, w.in.workers, w.id, info); err != nil && ctx.Err() == nil {

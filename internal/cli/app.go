@@ -8,13 +8,11 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
-
-// Version is the version the programs report (set with -ldflags "-X").
-var Version = "dev"
 
 // App holds what a program talks to: its streams, its environment, and
 // whether stderr is a terminal. Tests build one with buffers; Main uses the
@@ -27,10 +25,20 @@ type App struct {
 	// StderrTTY: stderr is a terminal (progress bar instead of log lines).
 	StderrTTY bool
 
+	// StdoutTTY: stdout is a terminal (binary output is refused there).
+	StdoutTTY bool
+
 	// parseOnly makes commands check and record their options instead of
 	// running (Parse).
 	parseOnly bool
 	parsed    *Parsed
+
+	// --json bookkeeping of one Run (see jsonout.go): jsonWanted = --json
+	// was given; stdoutData = stdout carries the command's data, so the
+	// JSON document goes to stderr; jsonDone = the document was written.
+	jsonWanted bool
+	stdoutData bool
+	jsonDone   bool
 }
 
 // NewApp returns an App on the process's streams and environment.
@@ -41,6 +49,7 @@ func NewApp() *App {
 		Stderr:    os.Stderr,
 		Getenv:    os.Getenv,
 		StderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
+		StdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
 	}
 }
 
@@ -62,7 +71,7 @@ func Parse(program string, args []string, getenv func(string) string) (*Parsed, 
 		return nil, err
 	}
 	cmd.SetArgs(args)
-	if _, err := cmd.ExecuteC(); err != nil {
+	if err := execute(context.Background(), cmd); err != nil {
 		return nil, err
 	}
 	if app.parsed == nil {
@@ -90,18 +99,31 @@ func (a *App) command(program string) (*cobra.Command, error) {
 	cmd.SetIn(a.Stdin)
 	cmd.SetOut(a.Stdout)
 	cmd.SetErr(a.Stderr)
+	cmd.SetVersionTemplate(program + " {{.Version}}\n")
 	setFlagErrors(cmd)
 	return cmd, nil
 }
 
-// setFlagErrors turns flag parse errors into usage errors, on every command.
+// setFlagErrors turns flag parse errors into usage errors, on every
+// command, suggesting the flag meant when one is close.
 func setFlagErrors(cmd *cobra.Command) {
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageErrorf(fmt.Sprintf("see: %s --help", c.CommandPath()), "%w", err)
+		hint := fmt.Sprintf("see: %s --help", c.CommandPath())
+		if s := suggestFlag(c, err); s != "" {
+			hint = fmt.Sprintf("did you mean %s? (see: %s --help)", s, c.CommandPath())
+		}
+		return usageErrorf(hint, "%w", err)
 	})
 	for _, sub := range cmd.Commands() {
 		setFlagErrors(sub)
 	}
+}
+
+// execute runs a program's root command and turns cobra's own errors
+// (an unknown command) into usage errors with suggestions.
+func execute(ctx context.Context, root *cobra.Command) error {
+	_, err := root.ExecuteContextC(ctx)
+	return commandError(root, err)
 }
 
 // record stores the options of a command in parse-only mode and reports
@@ -150,12 +172,20 @@ func (a *App) Run(ctx context.Context, program string, args []string) int {
 		return ExitFailure
 	}
 	cmd.SetArgs(args)
-	err = cmd.ExecuteContext(ctx)
+	a.jsonWanted = program == "redstage" && jsonFlag(args)
+	a.stdoutData = a.jsonWanted && argsPutDataOnStdout(cmd, args)
+	start := time.Now()
+	err = execute(ctx, cmd)
 	if err == nil {
 		return ExitOK
 	}
 	code, hint := Classify(err)
-	a.printError(program, err, hint)
+	if a.jsonWanted && !a.jsonDone {
+		a.writeJSONDoc(a.jsonStream(), errorDocument(cmd, args, start, err))
+	}
+	if !a.jsonWanted || !a.stdoutData {
+		a.printError(program, err, hint) // else stderr holds the JSON document only
+	}
 	return code
 }
 

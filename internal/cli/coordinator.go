@@ -3,12 +3,15 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/redstage/redstage/cluster"
+	"github.com/redstage/redstage/internal/version"
 )
 
 // CoordinatorOptions are the options of the coordinator program.
@@ -39,7 +42,7 @@ SIGINT/SIGTERM stops it in order: requests, event processing, connection, NATS.
 ` + exitCodeHelp(),
 		Example: `  coordinator --nats nats://nats:4222
   coordinator --embedded-nats 127.0.0.1:4222 --store /var/lib/redstage`,
-		Version: Version,
+		Version: version.String(),
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.finish(cmd, a.Getenv); err != nil {
@@ -113,8 +116,13 @@ func (a *App) runCoordinator(ctx context.Context, o *CoordinatorOptions) error {
 	var ns *cluster.NATSServer
 	var nc *nats.Conn
 	var err error
+	natsURL := o.NATS
 	if o.EmbeddedNATS != "" {
 		host, port, _ := parseListenAddr(o.EmbeddedNATS)
+		if err := checkListenAddr(host, port); err != nil {
+			return exitErr(ExitCluster, "choose a free address: another coordinator or NATS server may be listening there",
+				fmt.Errorf("--embedded-nats %s: %w", o.EmbeddedNATS, err))
+		}
 		ncfg := cluster.DefaultNATSConfig()
 		ncfg.Host, ncfg.Port, ncfg.StoreDir, ncfg.MaxPayload = host, port, o.Store, o.MaxPayload
 		ncfg.Logger = log
@@ -125,7 +133,8 @@ func (a *App) runCoordinator(ctx context.Context, o *CoordinatorOptions) error {
 		if nc, err = ns.Connect("redstage-coordinator"); err != nil {
 			return &natsConnectError{URL: ns.URL(), Err: err}
 		}
-		log.Info("embedded NATS server running", "url", ns.URL(), "store", o.Store)
+		natsURL = ns.URL()
+		log.Info("embedded NATS server running", "url", natsURL, "store", o.Store)
 	} else {
 		if nc, err = connectNATS(ctx, o.NATS, "redstage-coordinator", log, natsOptions{Timeout: 5 * time.Second, MaxReconnects: -1, RetryFor: o.ConnectTimeout}); err != nil {
 			return err
@@ -139,7 +148,7 @@ func (a *App) runCoordinator(ctx context.Context, o *CoordinatorOptions) error {
 		}
 		return exitErr(ExitCluster, "check that the NATS server has JetStream enabled (nats-server --jetstream)", fmt.Errorf("starting the coordinator: %w", err))
 	}
-	log.Info("coordinator starting", "nats", RedactURL(firstNonEmpty(o.NATS, nc.ConnectedUrlRedacted())), "version", Version)
+	log.Info("coordinator starting", "nats", RedactURL(natsURL), "version", version.String())
 	runErr := coord.Run(ctx)
 	closeErr := coord.Close()
 	if err := nc.Drain(); err != nil {
@@ -155,11 +164,16 @@ func (a *App) runCoordinator(ctx context.Context, o *CoordinatorOptions) error {
 	return nil
 }
 
-func firstNonEmpty(xs ...string) string {
-	for _, x := range xs {
-		if x != "" {
-			return x
-		}
+// checkListenAddr fails fast when host:port cannot be listened on (already
+// in use, not a local address), instead of the NATS server's start-up
+// timeout. Port -1 (any free port) is not checked.
+func checkListenAddr(host string, port int) error {
+	if port < 0 {
+		return nil
 	}
-	return ""
+	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	return l.Close()
 }

@@ -53,6 +53,7 @@ func (a *App) runDelete(ctx context.Context, o *DeleteOptions) (err error) {
 	log := a.logger(g)
 	sum := newSummary("delete", g)
 	sum.Pattern, sum.DryRun = o.Pattern, o.DryRun
+	sum.TasksRequested = o.Tasks
 	var res *cluster.JobResult
 	defer func() {
 		sum.fromResult(res)

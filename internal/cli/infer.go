@@ -144,6 +144,7 @@ func (a *App) runInfer(ctx context.Context, o *InferOptions) (err error) {
 	log := a.logger(g)
 	sum := newSummary("infer", g)
 	sum.Pattern, sum.Output = o.Pattern, o.Output
+	sum.TasksRequested = o.Tasks
 	var res *cluster.JobResult
 	defer func() {
 		sum.fromResult(res)

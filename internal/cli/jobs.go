@@ -62,7 +62,7 @@ func (a *App) jobsCommand(g *GlobalOptions) *cobra.Command {
 					if list == nil {
 						list = []cluster.JobStatus{}
 					}
-					writeJSON(a.Stdout, list)
+					a.writeJSONDoc(a.Stdout, list)
 					return nil
 				}
 				writeJobList(a.Stdout, list)
@@ -129,7 +129,7 @@ func (a *App) runStatus(ctx context.Context, o *StatusOptions) error {
 				return err
 			}
 			if g.JSON {
-				writeJSON(a.Stdout, st)
+				a.writeJSONDoc(a.Stdout, st)
 			} else {
 				writeStatus(a.Stdout, st)
 			}
@@ -232,7 +232,7 @@ func (a *App) cancelCommand(g *GlobalOptions) *cobra.Command {
 					return err
 				}
 				if g.JSON {
-					writeJSON(a.Stdout, map[string]any{"job": o.ID, "cancelled": true})
+					a.writeJSONDoc(a.Stdout, map[string]any{"job": o.ID, "cancelled": true})
 				} else if !g.Quiet {
 					fmt.Fprintf(a.Stdout, "job %s cancelled\n", o.ID)
 				}
@@ -266,7 +266,7 @@ func (a *App) workersCommand(g *GlobalOptions) *cobra.Command {
 					if ws == nil {
 						ws = []cluster.WorkerInfo{}
 					}
-					writeJSON(a.Stdout, ws)
+					a.writeJSONDoc(a.Stdout, ws)
 					return nil
 				}
 				writeWorkers(a.Stdout, ws)

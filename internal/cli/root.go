@@ -8,6 +8,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/redstage/redstage/internal/version"
 )
 
 // GlobalOptions are the flags every redstage subcommand accepts.
@@ -25,6 +27,13 @@ type GlobalOptions struct {
 	ProgressInterval time.Duration
 	TempDir          string // spill directory of --sort ("" = system temp dir)
 	Log              LogOptions
+
+	// jsonOnStderr: --json while stdout carries data (scan -o -, infer
+	// without -o). Stderr then gets the JSON document only: the human
+	// output is off (as with --quiet) and so are log lines, unless a log
+	// level was asked for (--log-level or REDSTAGE_LOG_LEVEL).
+	jsonOnStderr bool
+	logLevelSet  bool
 }
 
 const redstageLong = `redstage stages tabular data in Redis at cluster scale: it loads files
@@ -46,12 +55,21 @@ func (a *App) redstageCommand() *cobra.Command {
 		Use:           "redstage",
 		Short:         "Stage tabular data in Redis: load, scan, infer, delete",
 		Long:          redstageLong + "\n\n" + exitCodeHelp(),
-		Version:       Version,
+		Version:       version.String(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		Args:          noArgs,
+		// No Args validator: cobra then refuses an unknown command before
+		// parsing flags, with suggestions (see unknownCommand).
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return g.resolve(cmd.Flags(), a.Getenv)
+			if err := g.resolve(cmd.Flags(), a.Getenv); err != nil {
+				return err
+			}
+			a.jsonWanted = g.JSON
+			a.stdoutData = stdoutCarriesData(cmd)
+			if g.JSON && a.stdoutData {
+				g.jsonOnStderr, g.Quiet = true, true
+			}
+			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmd.Help()
@@ -80,8 +98,10 @@ func (a *App) redstageCommand() *cobra.Command {
 		a.cancelCommand(g),
 		a.workersCommand(g),
 		a.sampleDataCommand(g),
+		a.versionCommand(g),
 	)
-	root.CompletionOptions.DisableDefaultCmd = true
+	// cobra's "completion bash|zsh|fish|powershell" command.
+	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }
 
@@ -109,6 +129,7 @@ func (g *GlobalOptions) resolve(fs *pflag.FlagSet, getenv func(string) string) e
 		return err
 	}
 	g.Log = lo
+	g.logLevelSet = fs.Changed("log-level") || getenv(EnvLogLevel) != ""
 	return nil
 }
 
@@ -118,6 +139,9 @@ func (a *App) logger(g *GlobalOptions) hclog.Logger {
 	o.hideTaskFailures = true
 	if g.Quiet && hclog.LevelFromString(o.Level) < hclog.Warn {
 		o.Level = "warn"
+	}
+	if g.jsonOnStderr && !g.logLevelSet {
+		o.Level = "off"
 	}
 	l := newLogger("redstage", o, a.Stderr)
 	routeRedisLogs(l)

@@ -65,7 +65,7 @@ func (a *App) runSampleData(o *SampleDataOptions) error {
 		return exitErr(ExitInput, "choose a directory you can write to", err)
 	}
 	if o.Global.JSON {
-		writeJSON(a.Stdout, files)
+		a.writeJSONDoc(a.Stdout, files)
 		return nil
 	}
 	if o.Global.Quiet {

@@ -35,8 +35,11 @@ type ScanOptions struct {
 	Tasks      int
 	Count      int
 	FetchAll   bool
-	Output     string       // path or "-"
-	Format     codec.Format // resolved
+	// Force writes a binary format (-o -) to stdout even when it is a
+	// terminal.
+	Force  bool
+	Output string       // path or "-"
+	Format codec.Format // resolved
 	// RowGroupRows is the Parquet row group size (memory of the writer
 	// grows with it).
 	RowGroupRows int
@@ -75,6 +78,10 @@ renamed when complete: a failed scan leaves no partial file.`,
 			if err := o.finish(format); err != nil {
 				return err
 			}
+			if o.Output == "-" && a.StdoutTTY && !o.Force && binaryFormat(o.Format) {
+				return usageErrorf("pipe it into a program (| python3 ...), redirect it (> out.arrows), choose -o FILE or --format csv, or pass --force",
+					"refusing to write a binary %s stream to a terminal", o.Format)
+			}
 			if a.record(cmd, o) {
 				return nil
 			}
@@ -95,6 +102,7 @@ renamed when complete: a failed scan leaves no partial file.`,
 	f.IntVar(&o.BatchSize, "batch-size", 0, "rows per record batch from the workers (default: shard's)")
 	f.IntVar(&o.Tasks, "tasks", 0, "partitions of the keyspace, i.e. tasks (default: the coordinator's)")
 	f.IntVar(&o.Count, "count", 0, "SCAN COUNT hint (default: shard's)")
+	f.BoolVar(&o.Force, "force", false, "with -o -: write a binary format (arrows, arrow, parquet) to stdout even when it is a terminal")
 	f.BoolVar(&o.FetchAll, "fetch-all", false, "read hashes with HGETALL instead of HMGET of the schema's fields")
 	f.IntVar(&o.Sample, "sample", cluster.DefaultInferSample, "without --schema: hashes sampled for inference")
 	f.Float64Var(&o.Threshold, "threshold", cluster.DefaultInferThreshold, "without --schema: confidence threshold of inference (0-1)")
@@ -170,6 +178,12 @@ func (o *ScanOptions) resolveFormat(format string) error {
 	return nil
 }
 
+// binaryFormat reports formats that are not text (refused on a terminal
+// without --force).
+func binaryFormat(f codec.Format) bool {
+	return f != codec.FormatCSV && f != codec.FormatNDJSON
+}
+
 // project applies --fields to a schema.
 func (o *ScanOptions) project(s *codec.Schema) (*codec.Schema, error) {
 	if len(o.Fields) == 0 {
@@ -210,6 +224,7 @@ func (a *App) runScan(ctx context.Context, o *ScanOptions) (err error) {
 	log := a.logger(g)
 	sum := newSummary("scan", g)
 	sum.Pattern, sum.Output, sum.Format = o.Pattern, o.Output, string(o.Format)
+	sum.TasksRequested = o.Tasks
 	var res *cluster.JobResult
 	defer func() {
 		sum.fromResult(res)

@@ -49,7 +49,11 @@ type Summary struct {
 	// LowConfidence: inferred fields below the threshold.
 	LowConfidence []string `json:"low_confidence_fields,omitempty"`
 
-	Tasks           int                 `json:"tasks,omitempty"`
+	Tasks int `json:"tasks,omitempty"`
+	// TasksRequested is --tasks when given; Tasks (what ran) can differ:
+	// the keyspace splits into a power of two of partitions per Redis
+	// node, and into fewer when it holds few keys.
+	TasksRequested  int                 `json:"tasks_requested,omitempty"`
 	Attempts        int                 `json:"attempts,omitempty"`
 	Bytes           int64               `json:"bytes,omitempty"`
 	OutputBytes     int64               `json:"output_bytes,omitempty"`
@@ -151,18 +155,29 @@ func (s *Summary) useJobDuration(r *cluster.JobResult) {
 }
 
 // emit prints the summary: human lines on stderr unless quiet, and JSON
-// with --json (on stdout, or stderr when stdout carries data).
+// with --json (on stdout, or stderr when stdout carries data: then stderr
+// gets the JSON document only).
 func (a *App) emit(g *GlobalOptions, s *Summary, stdoutBusy bool) {
 	if g.JSON {
 		w := a.Stdout
 		if stdoutBusy {
 			w = a.Stderr
 		}
-		writeJSON(w, s)
+		a.writeJSONDoc(w, s)
+		if stdoutBusy {
+			return
+		}
 	}
 	if !g.Quiet {
 		s.writeHuman(a.Stderr)
 	}
+}
+
+// writeJSONDoc writes the one JSON document of a --json run and records
+// that it was written (Run then prints no error document).
+func (a *App) writeJSONDoc(w io.Writer, v any) {
+	writeJSON(w, v)
+	a.jsonDone = true
 }
 
 func writeJSON(w io.Writer, v any) {
@@ -260,6 +275,10 @@ func (s *Summary) writeHuman(w io.Writer) {
 			fmt.Fprintf(w, " (%d retried or redelivered)", s.Attempts-s.Tasks)
 		}
 		fmt.Fprintln(w)
+		if s.TasksRequested > 0 && s.TasksRequested != s.Tasks {
+			fmt.Fprintf(w, "  --tasks %d: ran %s (the keyspace splits into a power of two of partitions per Redis node, fewer when it holds few keys)\n",
+				s.TasksRequested, plural(int64(s.Tasks), "task"))
+		}
 	}
 	// Task errors the error message repeats are not listed again.
 	shown := 0

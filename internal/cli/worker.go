@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/redstage/redstage/cluster"
+	"github.com/redstage/redstage/internal/version"
 )
 
 // WorkerOptions are the options of the worker program.
@@ -31,7 +32,7 @@ On SIGINT/SIGTERM it drains: it stops pulling, lets running tasks finish within
 
 ` + exitCodeHelp(),
 		Example: `  worker --nats nats://nats:4222 --concurrency 4`,
-		Version: Version,
+		Version: version.String(),
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.daemonFlags.resolve(cmd, a.Getenv, true); err != nil {
@@ -72,7 +73,7 @@ func (a *App) runWorker(ctx context.Context, o *WorkerOptions) error {
 	if err != nil {
 		return exitErr(ExitUsage, "see: worker --help", err)
 	}
-	log.Info("worker starting", "id", w.ID(), "nats", RedactURL(o.NATS), "concurrency", o.Config.Concurrency, "version", Version)
+	log.Info("worker starting", "id", w.ID(), "nats", RedactURL(o.NATS), "concurrency", o.Config.Concurrency, "version", version.String())
 	if err := w.Run(ctx); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
