@@ -4,13 +4,16 @@
 GO        ?= go
 TESTFLAGS ?= -race -timeout 60m
 BIN       := bin
+# The one version of the three programs (package internal/version).
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS   := -X github.com/redstage/redstage/internal/version.version=$(VERSION)
 
 .PHONY: all build setup test vet demo bench fmt clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 setup:
 	bash scripts/setup.sh

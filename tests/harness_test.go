@@ -27,6 +27,10 @@ var (
 	buildErr  error
 )
 
+// testVersion is the version the programs under test are built with, as
+// the Makefile sets it (-ldflags -X).
+const testVersion = "v0.0.0-e2e"
+
 // binaries builds cmd/... into a temporary directory on first use.
 func binaries(t testing.TB) string {
 	t.Helper()
@@ -35,7 +39,8 @@ func binaries(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", binDir+string(filepath.Separator), "./cmd/...")
+		cmd := exec.Command("go", "build", "-ldflags", "-X github.com/redstage/redstage/internal/version.version="+testVersion,
+			"-o", binDir+string(filepath.Separator), "./cmd/...")
 		cmd.Dir = ".."
 		out, err := cmd.CombinedOutput()
 		if err != nil {
