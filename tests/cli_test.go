@@ -123,6 +123,9 @@ func TestSummaryWording(t *testing.T) {
 	if n := strings.Count(r.stderr, `value "unknown" is not a valid int64`); n != 1 {
 		t.Errorf("strict failure printed %d times, want once:\n%s", n, r.stderr)
 	}
+	if !contains(r.stderr, "not written") {
+		t.Errorf("the summary of a failed scan does not say its output was not written:\n%s", r.stderr)
+	}
 }
 
 // TestStatusWaitDuration: status --wait reports the job's own duration and

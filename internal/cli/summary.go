@@ -230,17 +230,7 @@ func (s *Summary) writeHuman(w io.Writer) {
 			}
 		}
 	case "scan":
-		if s.Output != "" {
-			out := s.Output
-			if out == "-" {
-				out = "stdout"
-			}
-			fmt.Fprintf(w, "  output %s (%s", out, s.Format)
-			if s.OutputBytes > 0 {
-				fmt.Fprintf(w, ", %s", humanBytes(s.OutputBytes))
-			}
-			fmt.Fprintln(w, ")")
-		}
+		s.writeOutput(w)
 		if s.Scanned > 0 {
 			line("keys scanned", s.Scanned, "")
 		}
@@ -292,6 +282,26 @@ func (s *Summary) writeHuman(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  task %s: %s\n", te.Task, te.Error)
 		shown++
+	}
+}
+
+// writeOutput prints where a scan's rows went; a failed scan's file was
+// never created.
+func (s *Summary) writeOutput(w io.Writer) {
+	switch {
+	case s.Output == "":
+	case s.Output != "-" && s.State != "succeeded":
+		fmt.Fprintf(w, "  output %s not written (a scan that does not succeed leaves no file)\n", s.Output)
+	default:
+		out := s.Output
+		if out == "-" {
+			out = "stdout"
+		}
+		fmt.Fprintf(w, "  output %s (%s", out, s.Format)
+		if s.OutputBytes > 0 {
+			fmt.Fprintf(w, ", %s", humanBytes(s.OutputBytes))
+		}
+		fmt.Fprintln(w, ")")
 	}
 }
 
