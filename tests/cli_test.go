@@ -64,6 +64,11 @@ func TestOutputPathsCheckedFirst(t *testing.T) {
 	if r.code != 3 || !contains(r.stderr, "is a directory") {
 		t.Errorf("infer -o DIR: want exit 3 saying it is a directory\n%s", r)
 	}
+	out := filepath.Join(t.TempDir(), "sorted.csv")
+	r = redstage(t, env, 2*time.Minute, "scan", "customer:*", "--schema", "name:utf8", "--sort", "--temp-dir", missing, "-o", out, "--json")
+	if r.code != 3 || !contains(r.stderr, missing) || r.summary(t)["state"] != "rejected" {
+		t.Errorf("scan --sort --temp-dir MISSING: want exit 3 before the job naming it\n%s", r)
+	}
 }
 
 // TestOverwriteKeepsMode: overwriting an output file (scan -o, infer -o,

@@ -42,6 +42,19 @@ func checkOutputDir(path string) error {
 	return nil
 }
 
+// checkTempDir reports a --temp-dir that scan --sort could not spill into,
+// before any job runs.
+func checkTempDir(dir string, sort bool) error {
+	if !sort || dir == "" {
+		return nil
+	}
+	if err := outputPathProblem(filepath.Join(dir, "spill")); err != nil {
+		return exitErr(ExitInput, "create the directory first, or pass another --temp-dir; nothing was run",
+			fmt.Errorf("--temp-dir %s: %w", dir, err))
+	}
+	return nil
+}
+
 // outputPathProblem says why path cannot be written (nil if it can).
 func outputPathProblem(path string) error {
 	dir := filepath.Dir(path)

@@ -235,6 +235,9 @@ func (a *App) runScan(ctx context.Context, o *ScanOptions) (err error) {
 	if err := checkOutputDir(o.Output); err != nil {
 		return err
 	}
+	if err := checkTempDir(g.TempDir, o.Sort); err != nil {
+		return err
+	}
 	if o.SchemaFile != "" {
 		s, err := codec.ReadSchemaFile(o.SchemaFile)
 		if err != nil {
