@@ -8,7 +8,7 @@ BIN       := bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS   := -X github.com/redstage/redstage/internal/version.version=$(VERSION)
 
-.PHONY: all build setup test vet demo bench fmt clean
+.PHONY: all build setup test vet demo bench fmt clean docs-examples
 
 all: build
 
@@ -23,6 +23,10 @@ vet:
 
 test: setup vet
 	$(GO) test $(TESTFLAGS) ./...
+
+# Run the console examples of docs/cli.md in order, as one shell session (also part of make test).
+docs-examples: setup
+	$(GO) test -count=1 -run 'TestDocsExamples|TestExitCodes' ./tests
 
 demo: setup build
 	bash scripts/demo.sh
