@@ -13,7 +13,9 @@
 // created or deleted during the job appears at most once. Rows of a task
 // attempt that fails must be discarded by the caller: errors wrapping
 // ErrServerRestarted, ErrStaleTopology, ErrTableShrank or ErrSlotUnstable
-// mean "rerun" (see each error for how much to re-plan). The conditions for
+// mean "rerun" (see each error for how much to re-plan; ErrStaleTopology
+// means ReplanPartition, which also ends a slot-cursor attempt that a
+// restart cut through). The conditions for
 // the promise are stated per partition kind below.
 //
 // # Partition kinds
@@ -94,16 +96,44 @@
 // semantics of Redis' matcher; WRONGTYPE replies are counted as OtherTypes),
 // and hashes are fetched through the cluster client, which follows MOVED and
 // ASK. A slot with millions of keys is listed in one blocking call; the
-// per-slot union during migration holds one slot's keys.
+// per-slot union during migration holds one slot's keys. A re-planned
+// partition (Follow) skips the ownership check at its start: a slot its
+// master no longer owns is followed from that master along the same chain
+// (the master's view names the owner it gave the slot to), which finds
+// every key present throughout by the same argument.
 //
 // "slot-cursor" (Redis 7.4+, Valkey 8+ in cluster mode: one dict per slot,
-// cursor = dictCursor<<14 | slot, DESIGN.md §2.2). SCAN on the master from
-// cursor SlotStart until the slot bits pass SlotEnd; keys outside the range
-// are dropped by CRC16, so partitions are exactly disjoint; a per-slot set
-// removes repeats from a slot's dict shrinking. Ownership is checked at the
-// start and compared at the end (ErrStaleTopology). Not exercised against a
-// server in this repository's tests (the machine has 7.0); the cursor math
-// is unit-tested.
+// cursor = dictCursor<<14 | slot, so SCAN visits the slots in ascending
+// order and each slot's dict in bit-reversed order). A task SCANs its master
+// from cursor SlotStart until the slot bits pass SlotEnd; keys outside the
+// range are dropped by CRC16, so partitions are exactly disjoint; a per-slot
+// set removes repeats from a slot's dict shrinking. Conditions, all
+// checked: at the start the master owns every slot of the range and none is
+// marked MIGRATING or IMPORTING (a key leaving a slot's dict while SCAN
+// walks it would be missed: only slot listing can follow it); at the end
+// the master's view of the range (owners and marks) is the same, so no key
+// entered or left a slot of the range meanwhile; and the attempt ran
+// against one server process (run_id read at its start, compared every
+// second and at the end). The run_id the plan saw does not matter: which
+// slots a partition holds is fixed by CRC16, only an attempt's cursors
+// belong to a process. Any failed condition is ErrStaleTopology (a restart
+// under an attempt wraps ErrServerRestarted as well): the attempt's rows
+// are discarded and the range is re-planned.
+//
+// Re-planning (ReplanPartition) splits the range by its current owners into
+// "slots" partitions with Follow set: a slot the master no longer owns at
+// the start is not an error for them but is followed like a slot that moves
+// while it is listed. Such a partition never fails with ErrStaleTopology,
+// so a range is re-planned at most once however long a resharding lasts
+// (before this rule, a slot-cursor range re-planned as slot-cursor pieces
+// went stale again as long as `redis-cli --cluster reshard` kept moving its
+// slots, without end). After a master restarts, only the ranges whose
+// attempts the restart cut through are listed again, each exactly once in
+// the winning attempt of its re-planned tasks; ranges planned on the old
+// process and started on the new one just run. Both are exercised against
+// Redis 7.4.1 clusters in this package's tests (a master stopped with
+// SHUTDOWN SAVE and restarted mid-scan; a 64-partition scan while
+// redis-cli --cluster reshard moves 3000 slots).
 //
 // # Fetching and building
 //

@@ -23,7 +23,10 @@ var (
 	// partition was planned with (restart or failover). SCAN cursors and the
 	// hash seed that places keys in cursor partitions belong to one server
 	// process, so every cursor partition of that node must be re-planned and
-	// rerun, and the rows of the failed attempts discarded.
+	// rerun, and the rows of the failed attempts discarded. On a
+	// slot-cursor partition only the attempt's cursors belong to the old
+	// process: the error then also wraps ErrStaleTopology, and
+	// ReplanPartition lists the range again.
 	ErrServerRestarted = errors.New("server restarted since the partition was planned")
 	// ErrTableShrank: the keyspace hash table shrank so far during the scan
 	// that the bounded de-duplication window of the task can no longer rule

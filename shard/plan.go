@@ -28,6 +28,11 @@ type Partition struct {
 	Index     int    `json:"index,omitempty"`
 	SlotStart int    `json:"slot_start,omitempty"` // inclusive
 	SlotEnd   int    `json:"slot_end,omitempty"`   // inclusive
+	// Follow (slots partitions only): slots of the range that Node no
+	// longer owns are followed to the nodes holding them instead of failing
+	// the task with ErrStaleTopology. ReplanPartition sets it, so that a
+	// re-planned partition is never re-planned again.
+	Follow bool `json:"follow,omitempty"`
 }
 
 // Validate checks the partition's fields.
@@ -44,6 +49,9 @@ func (p Partition) Validate() error {
 		if p.SlotStart < 0 || p.SlotEnd >= NumSlots || p.SlotStart > p.SlotEnd {
 			return fmt.Errorf("%w: slot range %d-%d", ErrInvalidPartition, p.SlotStart, p.SlotEnd)
 		}
+		if p.Follow && p.Kind != KindSlots {
+			return fmt.Errorf("%w: follow applies to %s partitions, not %s", ErrInvalidPartition, KindSlots, p.Kind)
+		}
 	default:
 		return fmt.Errorf("%w: unknown kind %q", ErrInvalidPartition, p.Kind)
 	}
@@ -54,6 +62,9 @@ func (p Partition) Validate() error {
 func (p Partition) String() string {
 	if p.Kind == KindCursor {
 		return fmt.Sprintf("%s %d/%d on %s", p.Kind, p.Index, 1<<p.Bits, p.Node)
+	}
+	if p.Follow {
+		return fmt.Sprintf("%s %d-%d on %s (following moved slots)", p.Kind, p.SlotStart, p.SlotEnd, p.Node)
 	}
 	return fmt.Sprintf("%s %d-%d on %s", p.Kind, p.SlotStart, p.SlotEnd, p.Node)
 }
@@ -311,8 +322,13 @@ func splitSlots(m Node, counts []int64, pieces int, kind string) []Partition {
 }
 
 // ReplanPartition re-plans the slot range of a slot partition (after
-// ErrStaleTopology) against the current topology: the range is split where
-// the owner changes, each piece on its current owner with its run_id.
+// ErrStaleTopology, which slot-cursor partitions also report after a
+// restart of their node) against the current topology: the range is split
+// where the owner changes, each piece a "slots" partition on its current
+// owner with Follow set. Such a partition never fails with
+// ErrStaleTopology (slots that move before or while it runs are followed
+// to their holders), so re-planning ends after one round however long a
+// resharding goes on, and a restarted node is simply listed again.
 // Cursor partitions cannot be re-planned one at a time, since which keys a
 // cursor range holds depends on the node's server process: re-plan them
 // all with PlanScan (the error says so).
@@ -338,7 +354,7 @@ func ReplanPartition(ctx context.Context, c *Client, p Partition) ([]Partition, 
 			out[n-1].SlotEnd = s
 			continue
 		}
-		out = append(out, Partition{Kind: p.Kind, Node: owner.Addr, RunID: owner.RunID, SlotStart: s, SlotEnd: s})
+		out = append(out, Partition{Kind: KindSlots, Node: owner.Addr, RunID: owner.RunID, SlotStart: s, SlotEnd: s, Follow: true})
 	}
 	return out, nil
 }

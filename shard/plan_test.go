@@ -88,6 +88,7 @@ func TestPartitionValidateAndJSON(t *testing.T) {
 		{Kind: KindCursor, Node: "a:1", Bits: 3, Index: 7},
 		{Kind: KindSlots, Node: "a:1", SlotStart: 0, SlotEnd: 16383},
 		{Kind: KindSlotCursor, Node: "a:1", SlotStart: 5, SlotEnd: 5, RunID: "x"},
+		{Kind: KindSlots, Node: "a:1", SlotStart: 7, SlotEnd: 9, Follow: true},
 	}
 	for _, p := range good {
 		if err := p.Validate(); err != nil {
@@ -106,6 +107,7 @@ func TestPartitionValidateAndJSON(t *testing.T) {
 		{Kind: KindSlots, Node: "a:1", SlotStart: 10, SlotEnd: 9},
 		{Kind: KindSlots, Node: "a:1", SlotStart: 0, SlotEnd: 16384},
 		{Kind: "nope", Node: "a:1"},
+		{Kind: KindSlotCursor, Node: "a:1", SlotStart: 1, SlotEnd: 2, Follow: true},
 	}
 	for _, p := range bad {
 		if err := p.Validate(); !errors.Is(err, ErrInvalidPartition) {

@@ -50,10 +50,20 @@ func openSource(ctx context.Context, c *Client, p Partition, o sourceOptions, st
 		o.window = defaultWindow
 	}
 	rc := newRunCheck(c, p)
-	if p.Kind == KindSlots {
+	switch p.Kind {
+	case KindSlots:
 		// Slot listing keeps no server-side state: a restarted node is
 		// simply listed again (keys it lost were not present throughout).
 		rc.p.RunID = ""
+	case KindSlotCursor:
+		// Which slots a slot-cursor partition holds is fixed by CRC16, not
+		// by the server process: an attempt is bound to the process it
+		// starts on (its SCAN cursors are), whatever the plan saw.
+		id, err := c.runID(ctx, p.Node)
+		if err != nil {
+			return nil, fmt.Errorf("partition %s: %w", p, err)
+		}
+		rc.p.RunID = id
 	}
 	if err := rc.check(ctx); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -50,11 +51,26 @@ func newSlotCursorSource(ctx context.Context, c *Client, p Partition, o sourceOp
 	if err != nil {
 		return nil, fmt.Errorf("partition %s: %w", p, err)
 	}
-	if !v.ownsAll(p.SlotStart, p.SlotEnd) {
-		return nil, fmt.Errorf("partition %s: the node no longer owns all its slots: %w", p, ErrStaleTopology)
+	for slot := p.SlotStart; slot <= p.SlotEnd; slot++ {
+		if !v.steady(slot) {
+			// Keys of a migrating slot leave (or enter) the node's dict
+			// while SCAN walks it: only slot listing can follow them.
+			return nil, fmt.Errorf("partition %s: slot %d is not owned by the node or is migrating (%s): %w",
+				p, slot, v.slotState(slot), ErrStaleTopology)
+		}
 	}
 	s.state = v.rangeState(p.SlotStart, p.SlotEnd)
 	return s, nil
+}
+
+// restarted makes a restart under a running attempt also a stale topology:
+// the attempt's cursors belong to the old process, so its rows must be
+// discarded and the range re-planned (ReplanPartition lists it again).
+func restarted(err error) error {
+	if errors.Is(err, ErrServerRestarted) && !errors.Is(err, ErrStaleTopology) {
+		return fmt.Errorf("%w: %w", err, ErrStaleTopology)
+	}
+	return err
 }
 
 func (s *slotCursorSource) hashOnly() bool { return true }
@@ -62,7 +78,7 @@ func (s *slotCursorSource) hashOnly() bool { return true }
 func (s *slotCursorSource) next(ctx context.Context) ([]string, error) {
 	for !s.done {
 		if err := s.rc.maybe(ctx); err != nil {
-			return nil, err
+			return nil, restarted(err)
 		}
 		keys, ret, err := s.node.ScanType(ctx, s.v, s.o.pattern, int64(s.o.count), "hash").Result()
 		if err != nil {
@@ -111,7 +127,7 @@ func (s *slotCursorSource) filter(keys []string) []string {
 
 func (s *slotCursorSource) finish(ctx context.Context) error {
 	if err := s.rc.check(ctx); err != nil {
-		return err
+		return restarted(err)
 	}
 	v, err := readNodeView(ctx, s.c, s.p.Node, s.p.SlotStart, s.p.SlotEnd)
 	if err != nil {

@@ -36,7 +36,7 @@ func newSlotsSource(ctx context.Context, c *Client, p Partition, o sourceOptions
 	if err != nil {
 		return nil, fmt.Errorf("partition %s: %w", p, err)
 	}
-	if !v.ownsAll(p.SlotStart, p.SlotEnd) {
+	if !p.Follow && !v.ownsAll(p.SlotStart, p.SlotEnd) {
 		return nil, fmt.Errorf("partition %s: the node no longer owns all its slots: %w", p, ErrStaleTopology)
 	}
 	return s, nil

@@ -1,0 +1,153 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/redstage/redstage/internal/redistest"
+)
+
+// kvstoreKeys is the fixture size of the Redis 7.4 cluster tests: big enough
+// that a scan is still running while a master restarts or slots move, small
+// enough for 2 cores under -race.
+const kvstoreKeys = 100_000
+
+// replanRerun re-plans partitions that failed with ErrStaleTopology (as the
+// coordinator does) and reruns those that failed with ErrSlotUnstable (as a
+// retry does); anything else ends the run.
+func replanRerun(c *Client) func(ctx context.Context, p Partition, err error) ([]Partition, error) {
+	return func(ctx context.Context, p Partition, err error) ([]Partition, error) {
+		switch {
+		case errors.Is(err, ErrStaleTopology):
+			return ReplanPartition(ctx, c, p)
+		case errors.Is(err, ErrSlotUnstable):
+			return []Partition{p}, nil
+		}
+		return nil, err
+	}
+}
+
+func startKVStoreCluster(t *testing.T) (*redistest.Cluster, *Client) {
+	t.Helper()
+	cl := redistest.StartCluster(t, redistest.ClusterOptions{Version: redistest.Version74})
+	cl.Load(kvstoreKeys, redistest.HashGen("h:", 3))
+	c := dial(t, cl.URL())
+	if !c.Topology().KVStore() {
+		t.Fatalf("%s is not a kvstore server", c.Topology())
+	}
+	return cl, c
+}
+
+// TestKVStoreClusterRestart: on a Redis 7.4 cluster (slot-cursor
+// partitions), a master that restarts (SHUTDOWN SAVE + start) does not
+// fail the scan: partitions planned before the restart run on the new
+// process, and an attempt the restart cuts through fails as a stale
+// topology (its rows discarded) and is re-planned as slot listing.
+func TestKVStoreClusterRestart(t *testing.T) {
+	cl, c := startKVStoreCluster(t)
+	ctx := context.Background()
+	opts := scanOpts(t)
+	opts.BatchSize = 1000
+	parts, err := PlanScan(ctx, c, PlanOptions{Tasks: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parts[0].Kind != KindSlotCursor {
+		t.Fatalf("planned %s partitions on 7.4, want %s", parts[0].Kind, KindSlotCursor)
+	}
+	// The restart cuts through the attempt of the first partition of its
+	// master: the attempt must fail as restarted and stale.
+	victim, idx := -1, -1
+	for i, p := range parts {
+		for m, nd := range cl.Masters() {
+			if nd.Addr() == p.Node {
+				victim, idx = m, i
+			}
+		}
+		if idx >= 0 {
+			break
+		}
+	}
+	restarted := false
+	_, err = ScanPartition(ctx, c, parts[idx], opts, func(arrow.RecordBatch) error {
+		if !restarted {
+			restarted = true
+			cl.StopNode(victim)
+			cl.RestartNode(victim)
+		}
+		return nil
+	})
+	if !restarted || !errors.Is(err, ErrServerRestarted) || !errors.Is(err, ErrStaleTopology) {
+		t.Fatalf("restart during the attempt: restarted=%v err=%v, want ErrServerRestarted and ErrStaleTopology", restarted, err)
+	}
+	more, err := ReplanPartition(ctx, c, parts[idx])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range more {
+		if p.Kind != KindSlots || !p.Follow {
+			t.Fatalf("re-planned %v into %v, want followed slot listing", parts[idx], p)
+		}
+	}
+	// Every partition planned before the restart (the victim's included)
+	// plus the re-planned ones: every key exactly once.
+	res := newScanResult()
+	all := append(append([]Partition{}, parts[:idx]...), parts[idx+1:]...)
+	r := &runner{c: c, opts: opts, parallel: 4, replan: replanRerun(c)}
+	if err := r.run(ctx, append(all, more...), res); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, res, kvstoreKeys)
+}
+
+// TestKVStoreClusterReshard: a 64-partition scan of a Redis 7.4 cluster
+// while redis-cli --cluster reshard moves 3000 slots ends, and exactly:
+// partitions whose slots move are re-planned once, as slot listing that
+// follows moving slots.
+func TestKVStoreClusterReshard(t *testing.T) {
+	cl, c := startKVStoreCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	opts := scanOpts(t)
+	opts.BatchSize = 500
+	opts.Count = 100
+	parts, err := PlanScan(ctx, c, PlanOptions{Tasks: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var moving atomic.Bool
+	moving.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		defer moving.Store(false)
+		done <- cl.Reshard(ctx, 0, 1, 3000, 10)
+	}()
+	// Scan repeatedly while the reshard runs, so that it is under way
+	// during at least one whole scan.
+	passes, replans := 0, 0
+	for first := true; first || moving.Load(); first = false {
+		res := newScanResult()
+		r := &runner{c: c, opts: opts, parallel: 4, replan: replanRerun(c)}
+		if err := r.run(ctx, parts, res); err != nil {
+			t.Fatalf("scan pass %d: %v", passes, err)
+		}
+		checkExactlyOnce(t, res, kvstoreKeys)
+		passes++
+		replans += res.attempts
+		if parts, err = PlanScan(ctx, c, PlanOptions{Tasks: 64}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if replans == 0 {
+		t.Fatal("no partition was re-planned: the scans did not overlap the resharding")
+	}
+	t.Logf("%d exact scans during the reshard, %d partitions re-planned", passes, replans)
+}
