@@ -224,7 +224,10 @@ func (c *Coordinator) continueReplan(ctx context.Context, job string, t *taskRec
 	}
 	first := j.Replaced[t.ID]
 	for i, p := range t.Children {
-		child := &taskRecord{Job: job, ID: fmt.Sprintf("%s-%d", t.ID, i), Index: first + i, State: taskPlanned,
+		// Children are named by their own index, like planned tasks, so ids
+		// stay short however often a range is re-planned (Parent keeps the
+		// lineage).
+		child := &taskRecord{Job: job, ID: taskID(first + i), Parent: t.ID, Index: first + i, State: taskPlanned,
 			Part: p, Limit: t.Limit, Updated: time.Now().UTC()}
 		child, err := c.createTask(ctx, child)
 		if err != nil {

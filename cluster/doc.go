@@ -71,13 +71,23 @@
 // count too); then the task fails and the job fails with the errors of its
 // tasks. Errors that cannot be cured by retrying (an unparsable value in
 // strict mode, a row too large for a frame, a bad spec) fail the task at
-// once. A task that reports shard.ErrStaleTopology is re-planned instead: its
-// slot range is split by its current owners (shard.ReplanPartition) into new
-// tasks, and the task counts as replaced. A Redis node that restarted under a
-// cursor partition fails the job (the rows of the node's other partitions may
-// already be out, and cursor partitions belong to one server process); under
-// a slot partition the task is simply retried. The job's total run time for
-// failures is therefore bounded by MaxAttempts × (task timeout + backoff).
+// once, and so does a task message that cannot be decoded or names an
+// invalid task (ErrMalformedTask: the task named by its subject fails, and
+// the job, with the reason; it is never dropped silently). A task that
+// reports shard.ErrStaleTopology is re-planned instead: its slot range is
+// split by its current owners (shard.ReplanPartition) into new tasks, and
+// the task counts as replaced; its attempt's frames are never read, since
+// it has no winner. Re-planned tasks follow slots that move and are never
+// re-planned again, so a job re-plans each range at most once however long
+// a resharding lasts; children are named by their own index (taskID, with
+// Parent recording the lineage), so task ids stay short. A Redis node that
+// restarted under a cursor partition fails the job (the rows of the node's
+// other partitions may already be out, and cursor partitions belong to one
+// server process); a slot-cursor attempt that a restart cuts through is
+// re-planned like a stale topology (only that range is listed again, on the
+// restarted node), and a slot-list task is simply retried. The job's total
+// run time for failures is therefore bounded by MaxAttempts × (task timeout
+// + backoff), plus one round of re-planning per range.
 // An execution that fails or ends after its task was decided elsewhere (a
 // late duplicate) stops quietly: it changes nothing.
 //

@@ -39,6 +39,11 @@ var (
 
 	// ErrClosed: the object was closed.
 	ErrClosed = errors.New("closed")
+
+	// ErrMalformedTask: a task message could not be decoded or names an
+	// invalid job or task; the task fails (and its job) instead of being
+	// dropped.
+	ErrMalformedTask = errors.New("malformed task message")
 )
 
 // TaskError is the error of one task execution, as recorded by the coordinator.

@@ -49,7 +49,8 @@ func resultSubject(job, task, attempt string) string {
 	return subjResultPrefix + job + "." + task + "." + attempt
 }
 
-// taskID names the task of plan position idx; replanned children append "-i".
+// taskID names the task of index idx (plan position, or the index a
+// re-planned child was given): at most 11 characters for any int32 index.
 func taskID(idx int) string { return fmt.Sprintf("t%05d", idx) }
 
 const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"

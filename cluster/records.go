@@ -62,11 +62,12 @@ func (s taskState) terminal() bool {
 
 // taskRecord is the value of a task in REDSTAGE_TASK (key "<job>.<task>").
 type taskRecord struct {
-	Job   string    `json:"job"`
-	ID    string    `json:"id"`
-	Index int       `json:"index"`
-	State taskState `json:"state"`
-	Gen   int       `json:"gen"` // publish generation (message id suffix)
+	Job    string    `json:"job"`
+	ID     string    `json:"id"`
+	Parent string    `json:"parent,omitempty"` // the re-planned task this one replaces a piece of
+	Index  int       `json:"index"`
+	State  taskState `json:"state"`
+	Gen    int       `json:"gen"` // publish generation (message id suffix)
 
 	Part  json.RawMessage `json:"part,omitempty"`  // shard partition (scan, infer, delete)
 	Chunk *chunkRef       `json:"chunk,omitempty"` // load input chunk

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -34,10 +35,9 @@ func (w *Worker) handle(hardCtx context.Context, msg jetstream.Msg) {
 		return
 	}
 	delivered := int(md.NumDelivered)
-	var tm taskMsg
-	if err := json.Unmarshal(msg.Data(), &tm); err != nil || !validToken(tm.Job) || !validToken(tm.Task) {
-		w.log.Error("dropping malformed task message", "subject", msg.Subject(), "error", err)
-		_ = msg.Term()
+	tm, err := decodeTaskMsg(msg.Subject(), msg.Data())
+	if err != nil {
+		w.rejectTask(msg, delivered, err)
 		return
 	}
 	log := w.log.With("job", tm.Job, "task", tm.Task, "delivery", delivered)
@@ -162,6 +162,41 @@ func (w *Worker) handle(hardCtx context.Context, msg jetstream.Msg) {
 		}
 		w.finish(msg, &ev, log)
 	}
+}
+
+// decodeTaskMsg parses a task message and checks that it names a valid job
+// and task matching its subject.
+func decodeTaskMsg(subject string, data []byte) (taskMsg, error) {
+	var tm taskMsg
+	if err := json.Unmarshal(data, &tm); err != nil {
+		return tm, fmt.Errorf("%w: decoding task message: %v", ErrMalformedTask, err)
+	}
+	if !validToken(tm.Job) || !validToken(tm.Task) {
+		return tm, fmt.Errorf("%w: job %q / task %q: ids must be 1-64 characters of A-Z, a-z, 0-9, '-' and '_'",
+			ErrMalformedTask, tm.Job, tm.Task)
+	}
+	if subject != taskSubject(tm.Job, tm.Task) {
+		return tm, fmt.Errorf("%w: message for task %s of job %s arrived on subject %s", ErrMalformedTask, tm.Task, tm.Job, subject)
+	}
+	return tm, nil
+}
+
+// rejectTask ends a task message that cannot be handled: the task its
+// subject names fails for good (and with it the job), with the reason. Only
+// a subject that names no valid job and task leaves nobody to tell: it is
+// logged as an error and terminated.
+func (w *Worker) rejectTask(msg jetstream.Msg, delivered int, reason error) {
+	job, task, _ := strings.Cut(strings.TrimPrefix(msg.Subject(), subjTaskPrefix), ".")
+	log := w.log.With("subject", msg.Subject(), "delivery", delivered)
+	if !validToken(job) || !validToken(task) {
+		log.Error("terminating a task message whose subject names no job and task", "error", reason)
+		_ = msg.Term()
+		return
+	}
+	log.Error("failing task: its message cannot be handled", "job", job, "task", task, "error", reason)
+	ev := event{Type: evFailed, Code: failFinal, Job: job, Task: task, Attempt: nuid.Next(),
+		Delivered: delivered, Worker: w.id, Error: reason.Error()}
+	w.finish(msg, &ev, log)
 }
 
 // finish publishes a final failed (or stale) event and then acks the
