@@ -130,7 +130,11 @@
 // slots, without end). After a master restarts, only the ranges whose
 // attempts the restart cut through are listed again, each exactly once in
 // the winning attempt of its re-planned tasks; ranges planned on the old
-// process and started on the new one just run. Both are exercised against
+// process and started on the new one just run. An attempt of any kind that
+// starts while its node is still loading its data set (INFO persistence
+// loading:1, or LOADING replies) waits for the load to end, bounded by its
+// context, rather than failing: a restart costs a task at most the attempts
+// it cut through, however long the load takes. Both are exercised against
 // Redis 7.4.1 clusters in this package's tests (a master stopped with
 // SHUTDOWN SAVE and restarted mid-scan; a 64-partition scan while
 // redis-cli --cluster reshard moves 3000 slots).

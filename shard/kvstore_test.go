@@ -3,6 +3,7 @@ package shard
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -150,4 +151,56 @@ func TestKVStoreClusterReshard(t *testing.T) {
 		t.Fatal("no partition was re-planned: the scans did not overlap the resharding")
 	}
 	t.Logf("%d exact scans during the reshard, %d partitions re-planned", passes, replans)
+}
+
+// TestAttemptWaitsForLoading: an attempt that starts while its master is
+// loading its data set after a restart waits for the load to end instead
+// of failing with LOADING (which would cost the task an attempt per try for
+// as long as the load lasts).
+func TestAttemptWaitsForLoading(t *testing.T) {
+	// 300 µs per key: the restarted master needs about 3 s to load 10k keys,
+	// and answers clients (LOADING) every KiB of its RDB meanwhile.
+	cl := redistest.StartCluster(t, redistest.ClusterOptions{Version: redistest.Version74,
+		Extra: []string{"key-load-delay 300", "loading-process-events-interval-bytes 1024"}})
+	const n = 30_000
+	cl.Load(n, redistest.HashGen("h:", 3))
+	c := dial(t, cl.URL())
+	ctx := context.Background()
+	parts, err := PlanScan(ctx, c, PlanOptions{Tasks: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := cl.Masters()[1]
+	var p Partition
+	for _, q := range parts {
+		if q.Node == victim.Addr() {
+			p = q
+		}
+	}
+	if p.Node == "" {
+		t.Fatalf("no partition on %s among %v", victim.Addr(), parts)
+	}
+	victim.Stop()
+	if err := victim.RestartLoading(); err != nil {
+		t.Fatal(err)
+	}
+	if info := victim.Client().Info(ctx, "persistence").Val(); redistest.InfoField(info, "loading") != "1" {
+		t.Fatalf("the restarted master is not loading: the test cannot show the wait: %s", info)
+	}
+	res := newScanResult()
+	if err := runPartitions(ctx, c, []Partition{p}, scanOpts(t), 1, res, nil); err != nil {
+		t.Fatalf("scan of %s while its master loads: %v", p, err)
+	}
+	want := 0
+	for i := range n {
+		if s := KeySlot("h:" + strconv.Itoa(i)); s >= p.SlotStart && s <= p.SlotEnd {
+			want++
+			if res.counts["h:"+strconv.Itoa(i)] != 1 {
+				t.Fatalf("h:%d came out %d times", i, res.counts["h:"+strconv.Itoa(i)])
+			}
+		}
+	}
+	if len(res.counts) != want {
+		t.Fatalf("%d keys, want %d", len(res.counts), want)
+	}
 }

@@ -3,6 +3,7 @@ package shard
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -49,6 +50,9 @@ func openSource(ctx context.Context, c *Client, p Partition, o sourceOptions, st
 	if o.window == 0 {
 		o.window = defaultWindow
 	}
+	if err := waitLoaded(ctx, c, p.Node); err != nil {
+		return nil, fmt.Errorf("partition %s: %w", p, err)
+	}
 	rc := newRunCheck(c, p)
 	switch p.Kind {
 	case KindSlots:
@@ -77,6 +81,32 @@ func openSource(ctx context.Context, c *Client, p Partition, o sourceOptions, st
 		return newSlotCursorSource(ctx, c, p, o, st, rc)
 	}
 	return nil, fmt.Errorf("%w: unknown kind %q", ErrInvalidPartition, p.Kind)
+}
+
+// loadingPoll is how often an attempt re-reads a loading node's state.
+const loadingPoll = 100 * time.Millisecond
+
+// waitLoaded waits while the node is loading its data set (a restarted
+// server reading its RDB or AOF answers LOADING to reads): an attempt that
+// starts then waits instead of failing, so a master restart costs a task at
+// most the attempts it cut through, however long the load takes. Bounded by
+// ctx (the task's timeout); any other error is left to the checks that
+// follow.
+func waitLoaded(ctx context.Context, c *Client, addr string) error {
+	node := c.Node(addr)
+	for {
+		info, err := node.Info(ctx, "persistence").Result()
+		loading := err == nil && infoField(info, "loading") == "1" ||
+			err != nil && strings.HasPrefix(err.Error(), "LOADING")
+		if !loading {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s to load its data set: %w", addr, context.Cause(ctx))
+		case <-time.After(loadingPoll):
+		}
+	}
 }
 
 // runCheck compares the node's run_id with the partition's, at the start,

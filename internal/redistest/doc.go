@@ -13,6 +13,10 @@
 //   - Servers run without persistence (save "", appendonly no) unless the
 //     options ask for it; Stop (SHUTDOWN SAVE) followed by Restart keeps the
 //     data, Kill followed by Restart loses it, and both change the run_id.
+//     Restart returns once the data is loaded; RestartLoading returns as soon
+//     as the server answers (LOADING), for tests of clients meeting a loading
+//     server (the config lines key-load-delay and
+//     loading-process-events-interval-bytes make the load slow and visible).
 //
 // Two Redis versions (ServerOptions.Version, ClusterOptions.Version):
 //   - VersionDefault: the system's redis-server (Debian 12: 7.0.15, from

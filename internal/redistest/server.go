@@ -194,7 +194,11 @@ func (s *Server) writeConfig() error {
 }
 
 // launch starts the process and polls until it answers PING.
-func (s *Server) launch() error {
+func (s *Server) launch() error { return s.launchUntil(false) }
+
+// launchUntil starts the process and polls until it answers PING, or, with
+// loading, until it answers at all (LOADING while it reads its data set).
+func (s *Server) launchUntil(loading bool) error {
 	cmd := exec.Command(s.binary, filepath.Join(s.dir, "redis.conf"))
 	cmd.Dir = s.dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -214,7 +218,7 @@ func (s *Server) launch() error {
 	defer probe.Close()
 	for {
 		err := probe.Ping(ctx).Err()
-		if err == nil {
+		if err == nil || loading && strings.HasPrefix(err.Error(), "LOADING") {
 			return nil
 		}
 		select {
@@ -359,6 +363,14 @@ func (s *Server) RestartErr() error {
 			return err
 		}
 	}
+}
+
+// RestartLoading is RestartErr returning as soon as the server answers,
+// while it may still be loading its data set (commands get LOADING errors
+// until it is done), for tests of clients that meet a loading server.
+func (s *Server) RestartLoading() error {
+	s.killProcess()
+	return s.launchUntil(true)
 }
 
 // RunID returns the server's current run_id.
