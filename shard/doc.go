@@ -128,9 +128,11 @@
 // (before this rule, a slot-cursor range re-planned as slot-cursor pieces
 // went stale again as long as `redis-cli --cluster reshard` kept moving its
 // slots, without end). After a master restarts, only the ranges whose
-// attempts the restart cut through are listed again, each exactly once in
-// the winning attempt of its re-planned tasks; ranges planned on the old
-// process and started on the new one just run. An attempt of any kind that
+// attempts the restart cut through are scanned again: re-planned when the
+// attempt saw the new run_id, retried when it saw a broken connection,
+// LOADING or CLUSTERDOWN first (the retry binds to the new process); either
+// way the cut attempt never wins, so its rows are never read. Ranges
+// planned on the old process and started on the new one just run. An attempt of any kind that
 // starts while its node is still loading its data set (INFO persistence
 // loading:1, or LOADING replies) waits for the load to end, bounded by its
 // context, rather than failing: a restart costs a task at most the attempts
