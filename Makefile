@@ -1,6 +1,6 @@
 # redstage — the two commands a new user needs:
 #   make demo   stage sample data in a throw-away Redis and show load → infer → scan
-#   make test   run every test (installs redis-server and the Python readers when missing)
+#   make test   run every test (installs redis-server, Redis 7.4.1 + modules and the Python readers when missing)
 GO        ?= go
 TESTFLAGS ?= -race -timeout 60m
 BIN       := bin
