@@ -65,6 +65,7 @@ const (
 	codeNotFound    = "404"
 	codeFinished    = "409"
 	codeUnreachable = "503"
+	codeStoreFull   = "507"
 	codeInternal    = "500"
 )
 
@@ -78,6 +79,8 @@ func errorCode(err error) string {
 		return codeFinished
 	case errors.Is(err, ErrRedisUnreachable):
 		return codeUnreachable
+	case isStoreFull(err):
+		return codeStoreFull
 	}
 	return codeInternal
 }
@@ -107,6 +110,8 @@ func decodeReply(msg *nats.Msg, v any) error {
 			base = ErrJobFinished
 		case codeUnreachable:
 			base = ErrRedisUnreachable
+		case codeStoreFull:
+			base = ErrStoreFull
 		default:
 			return errors.New(desc)
 		}

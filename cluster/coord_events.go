@@ -118,7 +118,7 @@ func (c *Coordinator) taskComplete(ctx context.Context, ev *event) error {
 
 func (c *Coordinator) taskFailed(ctx context.Context, ev *event) error {
 	te := TaskError{Task: ev.Task, Attempt: ev.Attempt, Delivered: ev.Delivered, Worker: ev.Worker, Error: ev.Error}
-	t, err := updateRecord(ctx, c.in.taskKV, taskKey(ev.Job, ev.Task), func(t *taskRecord) error {
+	t, err := c.updateTaskMakingRoom(ctx, ev, func(t *taskRecord) error {
 		if t.State.terminal() {
 			return errNoChange
 		}
@@ -251,4 +251,20 @@ func (c *Coordinator) continueReplan(ctx context.Context, job string, t *taskRec
 	}
 	c.log.Info("task re-planned", "job", job, "task", t.ID, "children", len(t.Children))
 	return c.maybeFinish(ctx, job)
+}
+
+// updateTaskMakingRoom updates the task record of a failed event; when the
+// store is full and the failure is final (the job is failing), the job's
+// data is purged to make room and the update is tried once more.
+func (c *Coordinator) updateTaskMakingRoom(ctx context.Context, ev *event, fn func(*taskRecord) error) (*taskRecord, error) {
+	key := taskKey(ev.Job, ev.Task)
+	t, err := updateRecord(ctx, c.in.taskKV, key, fn)
+	if err != nil && isStoreFull(err) && ev.Code == failFinal {
+		c.log.Warn("JetStream store full: purging the data of the failing job", "job", ev.Job, "error", err)
+		if perr := purgeJobData(ctx, c.in, ev.Job); perr != nil {
+			c.log.Warn("purging job data", "job", ev.Job, "error", perr)
+		}
+		t, err = updateRecord(ctx, c.in.taskKV, key, fn)
+	}
+	return t, err
 }

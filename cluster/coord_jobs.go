@@ -290,7 +290,7 @@ func fillResult(res *JobResult, j *jobRecord) {
 // frames (unless it succeeded) and load chunks. ErrJobFinished if it had
 // ended already.
 func (c *Coordinator) endJob(ctx context.Context, id string, state JobState, reason string, res *JobResult, errs ...TaskError) error {
-	j, err := updateRecord(ctx, c.in.jobs, id, func(j *jobRecord) error {
+	j, err := c.updateJobMakingRoom(ctx, id, state != JobSucceeded, func(j *jobRecord) error {
 		if j.State.Terminal() {
 			return fmt.Errorf("job %s is %s: %w", id, j.State, ErrJobFinished)
 		}
@@ -311,6 +311,30 @@ func (c *Coordinator) endJob(ctx context.Context, id string, state JobState, rea
 	c.log.Info("job ended", "job", id, "state", state, "reason", reason, "rows", j.Counts.Rows, "duration", j.Result.Duration)
 	c.cleanup(ctx, j)
 	return nil
+}
+
+// updateJobMakingRoom updates a job record; when the store is full and the
+// job is ending without success, it purges the job's data (which the job
+// no longer needs) to make room and tries once more. The error of a store
+// that stays full wraps ErrStoreFull.
+func (c *Coordinator) updateJobMakingRoom(ctx context.Context, id string, purge bool, fn func(*jobRecord) error) (*jobRecord, error) {
+	j, err := updateRecord(ctx, c.in.jobs, id, fn)
+	if err == nil || !isStoreFull(err) {
+		return j, err
+	}
+	if purge {
+		c.log.Warn("JetStream store full: purging the data of the ending job to record its end", "job", id, "error", err)
+		if perr := purgeJobData(ctx, c.in, id); perr != nil {
+			c.log.Warn("purging job data", "job", id, "error", perr)
+		}
+		if j, err = updateRecord(ctx, c.in.jobs, id, fn); err == nil {
+			return j, nil
+		}
+	}
+	if isStoreFull(err) {
+		err = storeFull(ctx, c.nc, c.js, "KV_"+bucketJobs, err)
+	}
+	return nil, fmt.Errorf("recording the end of job %s: %w", id, err)
 }
 
 // cleanup removes what a terminal job no longer needs. Failures are logged:

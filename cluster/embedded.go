@@ -16,11 +16,16 @@ import (
 
 // NATSConfig configures an in-process NATS server with JetStream.
 type NATSConfig struct {
-	Host         string // listen host (default 127.0.0.1)
-	Port         int    // listen port; -1 = random free port (default)
-	NoListen     bool   // in-process connections only (URL returns "")
-	StoreDir     string // JetStream store; "" = a temp dir removed at Shutdown
-	MaxPayload   int32  // 0 = server default (1 MiB)
+	Host       string // listen host (default 127.0.0.1)
+	Port       int    // listen port; -1 = random free port (default)
+	NoListen   bool   // in-process connections only (URL returns "")
+	StoreDir   string // JetStream store; "" = a temp dir removed at Shutdown
+	MaxPayload int32  // 0 = server default (1 MiB)
+	// MaxStore caps JetStream's file store in bytes (nats-server's
+	// max_file_store; 0 = the server default, 75% of the disk's free space).
+	// When it is reached the store refuses writes and jobs fail with
+	// ErrStoreFull (see the package doc, "Storage").
+	MaxStore     int64
 	Logger       hclog.Logger
 	StartTimeout time.Duration // default 10s
 }
@@ -40,6 +45,9 @@ func (c NATSConfig) Validate() error {
 	}
 	if c.StartTimeout <= 0 {
 		return errors.New("nats config: StartTimeout must be positive")
+	}
+	if c.MaxStore < 0 {
+		return fmt.Errorf("nats config: MaxStore %d: want 0 (server default) or a size in bytes", c.MaxStore)
 	}
 	return nil
 }
@@ -81,6 +89,8 @@ func StartNATS(cfg NATSConfig) (*NATSServer, error) {
 		StoreDir:   dir,
 		NoSigs:     true,
 		MaxPayload: cfg.MaxPayload,
+		// JetStreamMaxStore 0 lets the server size the store from the disk.
+		JetStreamMaxStore: cfg.MaxStore,
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {

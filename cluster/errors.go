@@ -44,7 +44,46 @@ var (
 	// invalid job or task; the task fails (and its job) instead of being
 	// dropped.
 	ErrMalformedTask = errors.New("malformed task message")
+
+	// ErrStoreFull: the NATS server's JetStream store refused a write for
+	// lack of space (its max_file_store, an account or stream limit, or a
+	// full disk). See StoreFullError.
+	ErrStoreFull = errors.New("JetStream store full")
 )
+
+// StoreFullError says which JetStream store refused a write and how full
+// it is. It wraps ErrStoreFull and the server's error.
+type StoreFullError struct {
+	Server string // NATS server URL (redacted), "" if unknown
+	Stream string // redstage stream that refused the write, "" if unknown
+	Used   int64  // bytes stored in the account's file store (0 = unknown)
+	Limit  int64  // the account's store limit in bytes; -1 = the server's own limit (max_file_store or disk)
+	Err    error
+}
+
+func (e *StoreFullError) Error() string {
+	var b strings.Builder
+	b.WriteString("JetStream store full")
+	if e.Server != "" {
+		fmt.Fprintf(&b, " on %s", e.Server)
+	}
+	if e.Stream != "" {
+		fmt.Fprintf(&b, " (stream %s)", e.Stream)
+	}
+	fmt.Fprintf(&b, ": %v; ", e.Err)
+	switch {
+	case e.Limit > 0:
+		fmt.Fprintf(&b, "%s stored of the account's %s limit", mib(e.Used), mib(e.Limit))
+	case e.Used > 0:
+		fmt.Fprintf(&b, "%s stored: the server's max_file_store limit (or its disk) is reached", mib(e.Used))
+	default:
+		b.WriteString("the server's max_file_store limit (or its disk) is reached")
+	}
+	b.WriteString("; this job's data was removed from the store: free more space (unread results of other jobs, other streams) or raise the limit, then run the job again")
+	return b.String()
+}
+
+func (e *StoreFullError) Unwrap() []error { return []error{ErrStoreFull, e.Err} }
 
 // TaskError is the error of one task execution, as recorded by the coordinator.
 type TaskError struct {

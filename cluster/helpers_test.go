@@ -86,10 +86,19 @@ func newTestCluster(t testing.TB, workers int) *testCluster {
 
 func newTestClusterWith(t testing.TB, workers int, newExec func() executor) *testCluster {
 	t.Helper()
+	return newTestClusterNATS(t, workers, newExec, nil)
+}
+
+// newTestClusterNATS is newTestClusterWith with a hook on the NATS config.
+func newTestClusterNATS(t testing.TB, workers int, newExec func() executor, tune func(*NATSConfig)) *testCluster {
+	t.Helper()
 	log := testLogger(t)
 	ncfg := DefaultNATSConfig()
 	ncfg.StoreDir = t.TempDir()
 	ncfg.Logger = log
+	if tune != nil {
+		tune(&ncfg)
+	}
 	ns, err := StartNATS(ncfg)
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,7 @@ type Job struct {
 
 	uploadDone chan struct{} // nil unless a load uploads
 	uploadErr  error
+	abortErr   error // the upload failed and telling the coordinator failed too
 
 	closeOnce sync.Once
 }
@@ -204,6 +205,12 @@ func (j *Job) Wait(ctx context.Context) (*JobResult, error) {
 		case <-j.uploadDone:
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		}
+		if j.abortErr != nil {
+			// The job's end could not be recorded (say, the store is full):
+			// do not wait for it.
+			return nil, &JobError{ID: j.id, State: JobFailed, Cause: j.uploadErr,
+				Reason: fmt.Sprintf("upload failed (%v) and the failure could not be recorded (%v)", j.uploadErr, j.abortErr)}
 		}
 	}
 	select {

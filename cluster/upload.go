@@ -42,6 +42,9 @@ func (j *Job) upload(ctx context.Context, inputs []LoadInput) (err error) {
 	u := &uploader{job: j, ctx: ctx, frameMax: int(j.c.nc.MaxPayload()) - frameHeadroom}
 	for _, in := range inputs {
 		if err := u.input(in); err != nil {
+			if isStoreFull(err) {
+				err = fmt.Errorf("uploading %s: %w", in.Name, storeFull(ctx, j.c.nc, j.c.js, streamChunks, err))
+			}
 			j.log.Error("upload failed", "input", in.Name, "error", err)
 			j.abortInput(err)
 			return err
@@ -64,6 +67,8 @@ func (j *Job) abortInput(cause error) {
 	err := j.c.requestRetry(ctx, opInput, inputRequest{Job: j.id, Error: cause.Error()}, nil)
 	if err != nil && !errors.Is(err, ErrJobFinished) {
 		j.log.Warn("reporting input failure", "error", err)
+		// Wait must not wait for an end that was never recorded.
+		j.abortErr = err
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
@@ -75,6 +76,10 @@ func (w *Worker) handle(hardCtx context.Context, msg jetstream.Msg) {
 
 	ev.Type = evStarted
 	if err := w.publishEvent(ctx, &ev); err != nil {
+		if isStoreFull(err) {
+			w.failStoreFull(ctx, msg, &ev, streamEvents, err, log)
+			return
+		}
 		log.Warn("publishing started event, handing task back", "error", err)
 		_ = msg.NakWithDelay(time.Second)
 		return
@@ -108,6 +113,10 @@ func (w *Worker) handle(hardCtx context.Context, msg jetstream.Msg) {
 		ev.Type, ev.Frames, ev.Counts, ev.Output = evComplete, out.frames, out.counts, out.output
 		ev.Error = ""
 		if err := w.publishEvent(ctx, &ev); err != nil {
+			if isStoreFull(err) {
+				w.failStoreFull(ctx, msg, &ev, streamEvents, err, log)
+				return
+			}
 			log.Warn("publishing complete event, handing task back", "error", err)
 			_ = msg.NakWithDelay(time.Second)
 			return
@@ -135,6 +144,10 @@ func (w *Worker) handle(hardCtx context.Context, msg jetstream.Msg) {
 			// meanwhile: its failure (say, its chunk is gone) is moot.
 			log.Info("late execution stopped: task already decided", "error", runErr)
 			_ = msg.Ack()
+			return
+		}
+		if isStoreFull(runErr) {
+			w.failStoreFull(ctx, msg, &ev, "", runErr, log)
 			return
 		}
 		w.failed.Add(1)
@@ -200,16 +213,37 @@ func (w *Worker) rejectTask(msg jetstream.Msg, delivered int, reason error) {
 }
 
 // finish publishes a final failed (or stale) event and then acks the
-// message; if the event cannot be stored the message is handed back.
+// message; if the event cannot be stored the message is handed back. When
+// the store is full, the job's data is purged first to make room: a final
+// failure fails the job, which no longer needs it.
 func (w *Worker) finish(msg jetstream.Msg, ev *event, log interface{ Warn(string, ...any) }) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := w.publishEvent(ctx, ev); err != nil {
+	err := w.publishEvent(ctx, ev)
+	if err != nil && isStoreFull(err) && ev.Type == evFailed && ev.Code == failFinal {
+		if perr := purgeJobData(ctx, w.in, ev.Job); perr != nil {
+			log.Warn("purging the data of a job that ran out of space", "error", perr)
+		}
+		err = w.publishEvent(ctx, ev)
+	}
+	if err != nil {
 		log.Warn("publishing failed event, handing task back", "error", err)
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
 	_ = msg.Ack()
+}
+
+// failStoreFull fails a task (and so its job) whose execution or records
+// could not be stored: retrying cannot help while the store is full, and
+// the error names the store and its limit.
+func (w *Worker) failStoreFull(ctx context.Context, msg jetstream.Msg, ev *event, stream string, err error, log hclog.Logger) {
+	err = storeFull(ctx, w.nc, w.js, stream, err)
+	w.failed.Add(1)
+	log.Error("task failed: JetStream store full", "error", err)
+	ev.Type, ev.Code, ev.Error = evFailed, failFinal, err.Error()
+	ev.Frames, ev.Counts, ev.Output = 0, counts{}, nil
+	w.finish(msg, ev, log)
 }
 
 // taskActive reports whether the task still needs running: its job is
@@ -510,7 +544,10 @@ func (p *framePublisher) waitOldest() error {
 	case <-f.Ok():
 		return nil
 	case err := <-f.Err():
-		return fmt.Errorf("storing result frame: %w", err)
+		if isStoreFull(err) {
+			err = &StoreFullError{Stream: streamOfSubject(p.subject), Limit: -1, Err: err}
+		}
+		return fmt.Errorf("storing frame on %s: %w", p.subject, err)
 	case <-p.ctx.Done():
 		return context.Cause(p.ctx)
 	}

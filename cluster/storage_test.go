@@ -1,0 +1,132 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redstage/redstage/internal/redistest"
+)
+
+// storeLimit is the JetStream max_file_store of the storage tests: far
+// less than the frames of the scan below (about 9 MiB).
+const storeLimit = 4 << 20
+
+// resultFrames counts the messages of a job on REDSTAGE_RESULTS.
+func resultFrames(t *testing.T, tc *testCluster, job string) uint64 {
+	t.Helper()
+	ctx := testCtx(t, 10*time.Second)
+	in, err := tc.client.infra(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := in.results.Info(ctx, jetstream.WithSubjectFilter(jobResultsFilter(job)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n
+}
+
+// TestStoreFullFailsScan: a scan whose results do not fit the store fails
+// within seconds (each task once, not redelivered forever) with an error
+// naming the store and its limit; its frames are purged, and the next job
+// succeeds without restarting anything.
+func TestStoreFullFailsScan(t *testing.T) {
+	rs := redistest.StartServer(t)
+	loadUsers(rs, 200_000)
+	tc := newTestClusterNATS(t, 2, nil, func(c *NATSConfig) { c.MaxStore = storeLimit })
+
+	ctx := testCtx(t, 60*time.Second)
+	job, err := tc.client.Submit(ctx, usersScan(rs.URL(), 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer job.Close()
+	start := time.Now()
+	// Nobody reads the results: they pile up until the store is full.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = job.Wait(wctx)
+	var je *JobError
+	if !errors.As(err, &je) || je.State != JobFailed {
+		t.Fatalf("scan into a full store: %v, want a failed job within 30s", err)
+	}
+	t.Logf("failed after %s: %v", time.Since(start).Round(time.Millisecond), err)
+	for _, want := range []string{"JetStream store full", "max_file_store", "REDSTAGE_RESULTS", "MiB"} {
+		if !containsStr(err.Error(), want) {
+			t.Errorf("job error does not say %q: %v", want, err)
+		}
+	}
+	st, err := tc.client.Status(ctx, job.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Result == nil || st.Result.Attempts > 8*tc.ccfg.MaxAttempts {
+		t.Errorf("job result %+v: want at most %d executions", st.Result, 8*tc.ccfg.MaxAttempts)
+	}
+	eventually(t, 10*time.Second, "the failed job's frames purged", func() bool { return resultFrames(t, tc, job.ID()) == 0 })
+	if err := tc.client.Cancel(ctx, job.ID()); !errors.Is(err, ErrJobFinished) {
+		t.Errorf("cancelling the failed job: %v, want ErrJobFinished", err)
+	}
+
+	// The store has room again: a job that fits succeeds.
+	rs2 := redistest.StartServer(t)
+	loadUsers(rs2, 2000)
+	keys, _ := scanAll(t, tc.client, usersScan(rs2.URL(), 4), ResultOptions{})
+	checkExactlyOnce(t, keys, 2000)
+}
+
+// TestStoreFullFailsLoad: a load whose chunks do not fit the store (no
+// worker writes them away) fails within seconds naming the store; the
+// client's Wait does not hang, and a later load succeeds.
+func TestStoreFullFailsLoad(t *testing.T) {
+	rs := redistest.StartServer(t)
+	tc := newTestClusterNATS(t, 0, nil, func(c *NATSConfig) { c.MaxStore = storeLimit })
+	ccfg := DefaultClientConfig()
+	ccfg.Logger = tc.log
+	ccfg.ChunkRows = 20_000
+	ccfg.MaxPendingChunks = 64
+	cl, err := NewClient(tc.conn("big-chunks"), ccfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t, 60*time.Second)
+	job, err := cl.Load(ctx, loadSpec(rs.URL()), []LoadInput{{Name: "rows", Source: &sliceSource{recs: makeRows(0, 400_000, 5000)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer job.Close()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = job.Wait(wctx)
+	var je *JobError
+	if !errors.As(err, &je) || je.State != JobFailed || !containsStr(err.Error()+fmt.Sprint(je.Cause), "JetStream store full") {
+		t.Fatalf("load into a full store: %v (cause %v), want a failed job naming the store within 30s", err, causeOf(je))
+	}
+	t.Logf("load failed: %v", err)
+
+	tc.addWorker(nil)
+	job2, err := tc.client.Load(ctx, loadSpec(rs.URL()), []LoadInput{{Name: "small", Source: &sliceSource{recs: makeRows(0, 3000, 500)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer job2.Close()
+	res, err := job2.Wait(ctx)
+	if err != nil || res.Written != 3000 {
+		t.Fatalf("load after the store was freed: %+v, %v", res, err)
+	}
+}
+
+func causeOf(je *JobError) error {
+	if je == nil {
+		return nil
+	}
+	return je.Cause
+}
