@@ -24,6 +24,15 @@ type idRequest struct {
 	ID string `json:"id"`
 }
 
+// cancelRequest cancels a job. Abandon says that the job's results will
+// not be read (the client's output was closed): a scan that succeeded but
+// whose results are unread is then cancelled too, so its frames are purged.
+type cancelRequest struct {
+	ID      string `json:"id"`
+	Reason  string `json:"reason,omitempty"`
+	Abandon bool   `json:"abandon,omitempty"`
+}
+
 type listRequest struct {
 	Limit int `json:"limit,omitempty"`
 }

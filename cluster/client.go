@@ -260,6 +260,19 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 	return nil
 }
 
+// Abandon cancels a job whose results will not be read, say because the
+// output they were copied to was closed; reason is recorded in the job's
+// state. Unlike Cancel it also ends a scan whose tasks have all
+// succeeded (its state becomes cancelled), so its result frames are
+// purged at once instead of after ResultRetention. Other finished jobs
+// return ErrJobFinished.
+func (j *Job) Abandon(ctx context.Context, reason string) error {
+	if err := j.c.request(ctx, opCancel, cancelRequest{ID: j.id, Reason: reason, Abandon: true}, nil); err != nil {
+		return fmt.Errorf("cancelling job %s: %w", j.id, err)
+	}
+	return nil
+}
+
 // Workers returns the live workers (those that heartbeated in the last 30s), by id.
 func (c *Client) Workers(ctx context.Context) ([]WorkerInfo, error) {
 	in, err := c.infra(ctx)

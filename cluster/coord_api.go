@@ -66,7 +66,7 @@ func (c *Coordinator) serveList(ctx context.Context, req micro.Request) {
 }
 
 func (c *Coordinator) serveCancel(ctx context.Context, req micro.Request) {
-	var r idRequest
+	var r cancelRequest
 	if err := decodeRequest(req, &r); err != nil {
 		respondErr(req, err)
 		return
@@ -75,12 +75,41 @@ func (c *Coordinator) serveCancel(ctx context.Context, req micro.Request) {
 		respondErr(req, fmt.Errorf("job %q: %w", r.ID, ErrJobNotFound))
 		return
 	}
-	if err := c.endJob(ctx, r.ID, JobCancelled, "cancelled on request", nil); err != nil {
+	reason := "cancelled on request"
+	if r.Reason != "" {
+		reason += ": " + r.Reason
+	}
+	err := c.endJob(ctx, r.ID, JobCancelled, reason, nil)
+	if errors.Is(err, ErrJobFinished) && r.Abandon {
+		err = c.abandonResults(ctx, r.ID, reason)
+	}
+	if err != nil {
 		respondErr(req, err)
 		return
 	}
-	c.log.Info("job cancelled", "job", r.ID)
+	c.log.Info("job cancelled", "job", r.ID, "reason", reason)
 	respondJSON(req, okReply{OK: true})
+}
+
+// abandonResults marks a succeeded scan whose results nobody will read as
+// cancelled, with the reason, and purges its frames (ErrJobFinished for
+// any other finished job).
+func (c *Coordinator) abandonResults(ctx context.Context, id, reason string) error {
+	j, err := updateRecord(ctx, c.in.jobs, id, func(j *jobRecord) error {
+		if j.State != JobSucceeded || j.Spec.Kind != KindScan {
+			return fmt.Errorf("job %s is %s: %w", id, j.State, ErrJobFinished)
+		}
+		j.State, j.Reason = JobCancelled, reason+" (after all its tasks had succeeded; results discarded)"
+		if j.Result != nil {
+			j.Result.State, j.Result.Error = j.State, j.Reason
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	c.cleanup(ctx, j)
+	return nil
 }
 
 func (c *Coordinator) serveChunk(ctx context.Context, req micro.Request) {

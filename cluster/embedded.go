@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -70,9 +74,9 @@ func StartNATS(cfg NATSConfig) (*NATSServer, error) {
 	s := &NATSServer{}
 	dir := cfg.StoreDir
 	if dir == "" {
-		d, err := os.MkdirTemp("", "redstage-nats-*")
+		d, err := newTempStore(cfg.Logger)
 		if err != nil {
-			return nil, fmt.Errorf("embedded NATS: creating a store dir: %w", err)
+			return nil, err
 		}
 		dir, s.tempDir = d, d
 	}
@@ -142,7 +146,82 @@ func (s *NATSServer) Shutdown() error {
 func (s *NATSServer) removeTemp() {
 	if s.tempDir != "" {
 		_ = os.RemoveAll(s.tempDir)
+		tempStores.Lock()
+		delete(tempStores.dirs, s.tempDir)
+		tempStores.Unlock()
 	}
+}
+
+// Temporary stores ("" StoreDir) are named redstage-nats-* in os.TempDir()
+// and hold a file naming the process that owns them. They are removed at
+// Shutdown, by RemoveTempStores (a program exiting without Shutdown), and,
+// if their owner died without either (kill -9), by the next StartNATS.
+const (
+	tempStorePattern = "redstage-nats-*"
+	tempStoreOwner   = "redstage-owner.pid"
+)
+
+var tempStores struct {
+	sync.Mutex
+	dirs map[string]bool
+}
+
+// RemoveTempStores removes the temporary stores of this process's running
+// NATS servers: for a program about to exit without shutting them down
+// (say, on a second SIGINT). The servers must not be used afterwards.
+func RemoveTempStores() {
+	tempStores.Lock()
+	defer tempStores.Unlock()
+	for d := range tempStores.dirs {
+		_ = os.RemoveAll(d)
+		delete(tempStores.dirs, d)
+	}
+}
+
+// newTempStore creates a temporary store dir owned by this process, after
+// removing those of owners that no longer run.
+func newTempStore(log hclog.Logger) (string, error) {
+	sweepTempStores(log)
+	d, err := os.MkdirTemp("", tempStorePattern)
+	if err != nil {
+		return "", fmt.Errorf("embedded NATS: creating a store dir: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(d, tempStoreOwner), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		_ = os.RemoveAll(d)
+		return "", fmt.Errorf("embedded NATS: writing the store's owner: %w", err)
+	}
+	tempStores.Lock()
+	if tempStores.dirs == nil {
+		tempStores.dirs = map[string]bool{}
+	}
+	tempStores.dirs[d] = true
+	tempStores.Unlock()
+	return d, nil
+}
+
+// sweepTempStores removes temporary stores whose owner process is gone.
+// A store without an owner file, or whose owner runs, is left alone.
+func sweepTempStores(log hclog.Logger) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempStorePattern))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, tempStoreOwner))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || pid == os.Getpid() || processRuns(pid) {
+			continue
+		}
+		if err := os.RemoveAll(d); err == nil {
+			log.Info("removed the temporary NATS store of a process that is gone", "dir", d, "pid", pid)
+		}
+	}
+}
+
+// processRuns reports whether a process with that id exists (signal 0).
+func processRuns(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // natsLogger adapts hclog to nats-server's logger.

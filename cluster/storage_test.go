@@ -130,3 +130,41 @@ func causeOf(je *JobError) error {
 	}
 	return je.Cause
 }
+
+// TestAbandonSucceededScan: a scan whose tasks all succeeded but whose
+// results nobody will read (the reader's output was closed) is recorded
+// as cancelled with the reason, and its frames are purged at once;
+// Abandon of a failed or cancelled job is ErrJobFinished.
+func TestAbandonSucceededScan(t *testing.T) {
+	rs := redistest.StartServer(t)
+	loadUsers(rs, 3000)
+	tc := newTestCluster(t, 2)
+	ctx := testCtx(t, 60*time.Second)
+	job, err := tc.client.Submit(ctx, usersScan(rs.URL(), 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer job.Close()
+	if _, err := job.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := resultFrames(t, tc, job.ID()); n == 0 {
+		t.Fatal("a succeeded scan has no frames before its results are read")
+	}
+	if err := job.Abandon(ctx, "output closed by its reader (broken pipe)"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := tc.client.Status(ctx, job.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != JobCancelled || st.Result == nil || !containsStr(st.Result.Error, "broken pipe") {
+		t.Fatalf("abandoned scan: state %s, result %+v", st.State, st.Result)
+	}
+	if n := resultFrames(t, tc, job.ID()); n != 0 {
+		t.Errorf("%d frames left after Abandon", n)
+	}
+	if err := job.Abandon(ctx, "again"); !errors.Is(err, ErrJobFinished) {
+		t.Errorf("abandoning a cancelled job: %v, want ErrJobFinished", err)
+	}
+}

@@ -232,6 +232,7 @@ func TestExitCodes(t *testing.T) {
 		1:   "internal/cli TestClassify (an unclassified error is 1)",
 		10:  "TestCancel (redstage cancel while another command waits)",
 		130: "TestCancel (SIGINT)",
+		141: "TestScanBrokenPipe (scan -o - | head)",
 	}
 
 	tc := startCluster(t, 1, fastFailover...)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/redstage/redstage/cluster"
 )
 
 // App holds what a program talks to: its streams, its environment, and
@@ -148,6 +150,10 @@ func Main(program string, args []string) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	// A closed output pipe (scan -o - | head) makes writes fail with EPIPE
+	// instead of killing the process: the command then cancels its job,
+	// removes its temporary store and exits with ExitBrokenPipe.
+	signal.Ignore(syscall.SIGPIPE)
 	go func() {
 		n := 0
 		for range sigs {
@@ -157,6 +163,7 @@ func Main(program string, args []string) int {
 				continue
 			}
 			fmt.Fprintf(app.Stderr, "%s: second signal: exiting at once\n", program)
+			cluster.RemoveTempStores()
 			os.Exit(ExitInterrupted)
 		}
 	}()

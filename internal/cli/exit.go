@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"syscall"
 
 	"github.com/nats-io/nats.go"
 
@@ -28,6 +29,11 @@ const (
 	ExitNoData      = 9   // nothing matched the pattern where data was needed (infer, scan without --schema)
 	ExitCancelled   = 10  // the job was cancelled by someone else (redstage cancel)
 	ExitInterrupted = 130 // interrupted by SIGINT/SIGTERM; the job was cancelled on the cluster
+	// ExitBrokenPipe: the output's reader went away (scan -o - | head);
+	// the job was cancelled and its results discarded. 141 is what a
+	// shell reports for a program killed by SIGPIPE, so pipelines that
+	// tolerate an early-closing reader keep working.
+	ExitBrokenPipe = 141
 )
 
 // ExitCodes documents every exit code, in order (used by docs and --help).
@@ -47,6 +53,7 @@ var ExitCodes = []struct {
 	{ExitNoData, "nothing matched the pattern"},
 	{ExitCancelled, "job cancelled by another client"},
 	{ExitInterrupted, "interrupted (SIGINT/SIGTERM); job cancelled"},
+	{ExitBrokenPipe, "output closed by its reader (broken pipe); job cancelled"},
 }
 
 // ExitError is an error with an exit code and a hint saying what to do.
@@ -104,6 +111,8 @@ func Classify(err error) (int, string) {
 	var se *codec.SpecError
 	var fe *codec.FileError
 	switch {
+	case isBrokenPipe(err):
+		return ExitBrokenPipe, "the reader of the output (a pipe) closed it before the end, e.g. | head: the job was cancelled; to keep all rows write them to a file with -o FILE"
 	case errors.Is(err, errInterrupted):
 		return ExitInterrupted, "the job was cancelled on the cluster; run the command again to redo it"
 	case errors.As(err, &se), errors.Is(err, codec.ErrUnknownType), errors.Is(err, codec.ErrInvalidSchema),
@@ -114,6 +123,8 @@ func Classify(err error) (int, string) {
 		return ExitInput, "fix or replace the file named above (or pass --format if the extension is misleading); nothing was written from it"
 	case errors.Is(err, cluster.ErrRedisUnreachable):
 		return ExitRedis, "check the Redis URL (--redis or REDSTAGE_REDIS_URL) and that the server is running and reachable"
+	case errors.Is(err, cluster.ErrStoreFull):
+		return ExitCluster, "the NATS server's JetStream store is full: free space in it (read or purge old results) or raise its max_file_store, then run the command again"
 	case errors.Is(err, cluster.ErrNoCoordinator), isNATSConnectError(err):
 		return ExitCluster, "check the NATS URL (--nats or REDSTAGE_NATS_URL) and that a coordinator runs; without --nats redstage runs an embedded cluster"
 	case errors.Is(err, cluster.ErrInvalidSpec):
@@ -147,6 +158,9 @@ func jobFailedHint(je *cluster.JobError) string {
 	}
 	return "see the task errors above; fix their cause and run the command again"
 }
+
+// isBrokenPipe reports a write to a pipe whose reader has gone.
+func isBrokenPipe(err error) bool { return errors.Is(err, syscall.EPIPE) }
 
 // isNATSConnectError reports errors of connecting to NATS.
 func isNATSConnectError(err error) bool {

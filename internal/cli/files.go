@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/parquet/file"
@@ -127,6 +128,9 @@ func (o *outputFile) Write(rec arrow.RecordBatch) error {
 		return &codec.FileError{Path: o.path, RowGroup: -1, Err: errors.New("output aborted")}
 	}
 	if err := o.w.Write(rec); err != nil {
+		if o.cw.broken && !errors.Is(err, syscall.EPIPE) {
+			err = fmt.Errorf("%w (%v)", syscall.EPIPE, err) // the writer may not wrap its cause
+		}
 		return &codec.FileError{Path: o.path, RowGroup: -1, Err: err}
 	}
 	return nil
@@ -193,13 +197,17 @@ func (o *outputFile) abort() {
 }
 
 type countingWriter struct {
-	w io.Writer
-	n int64
+	w      io.Writer
+	n      int64
+	broken bool // a write failed with EPIPE: the reader of the pipe has gone
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	if err != nil && errors.Is(err, syscall.EPIPE) {
+		c.broken = true
+	}
 	return n, err
 }
 

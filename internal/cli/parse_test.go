@@ -2,10 +2,12 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -314,6 +316,8 @@ func TestClassify(t *testing.T) {
 		{errNoHashes("x:*", "redis://h"), ExitNoData},
 		{exitErr(ExitPartial, "h", errors.New("3 rows")), ExitPartial},
 		{os.ErrNotExist, ExitInput},
+		{&os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE}, ExitBrokenPipe},
+		{fmt.Errorf("cancelling job j: %w", cluster.ErrStoreFull), ExitCluster},
 	}
 	seen := map[int]bool{}
 	for _, c := range ExitCodes {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -308,6 +309,9 @@ func (a *App) runScan(ctx context.Context, o *ScanOptions) (err error) {
 			return err
 		}
 		var je *cluster.JobError
+		if isBrokenPipe(err) {
+			return abandonScan(job, bytes, log)
+		}
 		if !errors.As(err, &je) {
 			// The output failed (disk full, ...): stop the job too.
 			cancelJob(job, log)
@@ -325,6 +329,20 @@ func (a *App) runScan(ctx context.Context, o *ScanOptions) (err error) {
 		return err
 	}
 	return werr
+}
+
+// abandonScan cancels a scan whose output pipe was closed by its reader
+// (scan -o - | head), recording why; its result frames are purged even
+// if all its tasks had succeeded.
+func abandonScan(job *cluster.Job, written int64, log hclog.Logger) error {
+	reason := fmt.Sprintf("output closed by its reader (broken pipe) after %s", humanBytes(written))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := job.Abandon(ctx, reason); err != nil && !errors.Is(err, cluster.ErrJobFinished) {
+		log.Warn("cancelling the job after its output was closed", "job", job.ID(), "error", err)
+	}
+	return exitErr(ExitBrokenPipe, "", fmt.Errorf("scan output closed by its reader (broken pipe) after %s: job %s cancelled, its results discarded; write to a file (-o FILE) to keep every row: %w",
+		humanBytes(written), job.ID(), syscall.EPIPE))
 }
 
 // defaultRowGroupRows is the scan's Parquet row group size. Measured on 2M

@@ -131,7 +131,7 @@ func (s *Summary) finish(start time.Time, err error) {
 		s.State = "partial"
 	case s.ExitCode == ExitInterrupted:
 		s.State = "interrupted"
-	case s.ExitCode == ExitCancelled:
+	case s.ExitCode == ExitCancelled, s.ExitCode == ExitBrokenPipe:
 		s.State = "cancelled"
 	case s.Job == "":
 		s.State = "rejected" // never became a job: nothing ran
