@@ -34,6 +34,10 @@ type ClientConfig struct {
 	// RetryFor: an uploading load keeps retrying its requests this long
 	// while no coordinator answers (one restarting), then fails (2m).
 	RetryFor time.Duration
+	// FrameTimeout bounds one frame transfer with the store (a result
+	// frame get, a chunk frame's publish ack): a reply lost on the way
+	// is retried or fails the read instead of blocking it (10s).
+	FrameTimeout time.Duration
 }
 
 // DefaultClientConfig returns the defaults.
@@ -45,13 +49,14 @@ func DefaultClientConfig() ClientConfig {
 		ChunkBytes:       8 << 20,
 		RetryFor:         2 * time.Minute,
 		MaxPendingChunks: 16,
+		FrameTimeout:     10 * time.Second,
 	}
 }
 
 // Validate checks the configuration.
 func (c ClientConfig) Validate() error {
-	if c.RequestTimeout <= 0 || c.ChunkRows <= 0 || c.ChunkBytes <= 0 || c.MaxPendingChunks <= 0 || c.RetryFor < 0 {
-		return errors.New("client config: RequestTimeout, ChunkRows, ChunkBytes and MaxPendingChunks must be positive, RetryFor not negative")
+	if c.RequestTimeout <= 0 || c.ChunkRows <= 0 || c.ChunkBytes <= 0 || c.MaxPendingChunks <= 0 || c.RetryFor < 0 || c.FrameTimeout <= 0 {
+		return errors.New("client config: RequestTimeout, FrameTimeout, ChunkRows, ChunkBytes and MaxPendingChunks must be positive, RetryFor not negative")
 	}
 	if _, err := codec.ParseCompression(string(c.ChunkCompression)); err != nil {
 		return fmt.Errorf("client config: %w", err)

@@ -2,11 +2,14 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redstage/redstage/codec"
 )
@@ -17,13 +20,19 @@ import (
 // reader fetches them one at a time: memory is bounded by a frame and every
 // fetch honours its context.
 
+// frameGetTries is how often a frame get whose reply did not come within
+// its timeout is sent again before the read fails.
+const frameGetTries = 3
+
 // readFrames reads frames 0..n-1 of subject in order and passes their
 // record batches to fn, which owns (and releases) each. A frame stored
-// twice is skipped; a missing one is an error.
-func readFrames(ctx context.Context, st jetstream.Stream, subject string, n int, mem memory.Allocator, fn func(arrow.RecordBatch) error) error {
+// twice is skipped; a missing one is an error. Each get waits at most
+// timeout for its reply (a reply lost on the way, say while the server
+// restarts, would otherwise block until ctx ends) and is retried.
+func readFrames(ctx context.Context, st jetstream.Stream, subject string, n int, timeout time.Duration, mem memory.Allocator, fn func(arrow.RecordBatch) error) error {
 	seq := uint64(1)
 	for i := 0; i < n; {
-		raw, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		raw, err := getFrame(ctx, st, subject, seq, timeout)
 		if err != nil {
 			return fmt.Errorf("reading frame %d of %s: %w", i, subject, err)
 		}
@@ -50,6 +59,25 @@ func readFrames(ctx context.Context, st jetstream.Stream, subject string, n int,
 		}
 	}
 	return nil
+}
+
+// getFrame fetches the first message of subject at or after seq; each
+// try is bounded by timeout, and tries that time out are repeated.
+func getFrame(ctx context.Context, st jetstream.Stream, subject string, seq uint64, timeout time.Duration) (*jetstream.RawStreamMsg, error) {
+	var err error
+	for try := 1; try <= frameGetTries; try++ {
+		gctx, cancel := context.WithTimeout(ctx, timeout)
+		var raw *jetstream.RawStreamMsg
+		raw, err = st.GetMsg(gctx, seq, jetstream.WithGetMsgSubject(subject))
+		cancel()
+		if err == nil {
+			return raw, nil
+		}
+		if ctx.Err() != nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("no reply within %s, %d times: %w", timeout, frameGetTries, err)
 }
 
 // frameFill is the share of a frame's limit that pre-cut slices aim at.
@@ -84,13 +112,13 @@ const prefetchDepth = 4
 // delivers their batches on the returned channel, closed at the end. The
 // consumer calls stop if it gives up early, drains the channel (releasing
 // what it does not use), then calls wait for the reader's error.
-func prefetchFrames(ctx context.Context, st jetstream.Stream, subject string, n, depth int) (recs <-chan arrow.RecordBatch, stop func(), wait func() error) {
+func prefetchFrames(ctx context.Context, st jetstream.Stream, subject string, n, depth int, timeout time.Duration) (recs <-chan arrow.RecordBatch, stop func(), wait func() error) {
 	ctx, cancel := context.WithCancel(ctx)
 	out := make(chan arrow.RecordBatch, depth)
 	errc := make(chan error, 1)
 	go func() {
 		defer close(out)
-		errc <- readFrames(ctx, st, subject, n, memory.DefaultAllocator, func(rec arrow.RecordBatch) error {
+		errc <- readFrames(ctx, st, subject, n, timeout, memory.DefaultAllocator, func(rec arrow.RecordBatch) error {
 			select {
 			case out <- rec:
 				return nil

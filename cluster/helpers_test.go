@@ -185,7 +185,12 @@ func (tc *testCluster) stopCoordinator(crash bool) {
 // addWorker starts a worker; hooks may be nil.
 func (tc *testCluster) addWorker(hooks *workerHooks) *testWorker {
 	tc.t.Helper()
-	nc := tc.conn("test-worker")
+	return tc.addWorkerConn(tc.conn("test-worker"), hooks)
+}
+
+// addWorkerConn starts a worker on nc (closed with the worker).
+func (tc *testCluster) addWorkerConn(nc *nats.Conn, hooks *workerHooks) *testWorker {
+	tc.t.Helper()
 	cfg := tc.wcfg
 	cfg.ID = fmt.Sprintf("w%d-%s", len(tc.workers), randomToken(3))
 	if err := cfg.Validate(); err != nil {

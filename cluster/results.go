@@ -288,7 +288,7 @@ func (fs *frameSource) endError(rec *jobRecord) error {
 // emitWinner reads the frames of one winning attempt by direct get, in order.
 func (fs *frameSource) emitWinner(w winner) error {
 	subj := resultSubject(fs.j.id, w.task, w.attempt)
-	err := readFrames(fs.ctx, fs.j.in.results, subj, w.frames, fs.opts.Allocator, func(rec arrow.RecordBatch) error {
+	err := readFrames(fs.ctx, fs.j.in.results, subj, w.frames, fs.j.c.cfg.FrameTimeout, fs.opts.Allocator, func(rec arrow.RecordBatch) error {
 		rec, err := conform(rec, fs.schema)
 		if err != nil {
 			return err

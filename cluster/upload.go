@@ -179,7 +179,7 @@ func (u *uploader) add(schema *arrow.Schema, rec arrow.RecordBatch, cfg ClientCo
 }
 
 func (u *uploader) openChunk(comp codec.Compression) *chunkWriter {
-	return newChunkWriter(u.ctx, u.job.c.js, chunkSubject(u.job.id, u.chunks), u.frameMax, comp)
+	return newChunkWriter(u.ctx, u.job.c.js, chunkSubject(u.job.id, u.chunks), u.frameMax, comp, u.job.c.cfg.FrameTimeout)
 }
 
 // flush finishes the current chunk, if any, and queues its task.
@@ -221,8 +221,8 @@ type chunkWriter struct {
 	rows    int64
 }
 
-func newChunkWriter(ctx context.Context, js jetstream.JetStream, subject string, frameMax int, comp codec.Compression) *chunkWriter {
-	return &chunkWriter{subject: subject, pub: newFramePublisher(ctx, js, subject, framesInFlight),
+func newChunkWriter(ctx context.Context, js jetstream.JetStream, subject string, frameMax int, comp codec.Compression, ackTimeout time.Duration) *chunkWriter {
+	return &chunkWriter{subject: subject, pub: newFramePublisher(ctx, js, subject, framesInFlight, ackTimeout),
 		enc: codec.FrameEncoder{MaxBytes: frameMax, Compression: comp}}
 }
 

@@ -36,6 +36,11 @@ type WorkerConfig struct {
 	// HeartbeatInterval of worker liveness records (5s; at most 10s so a
 	// live worker never drops out of the 30s listing window).
 	HeartbeatInterval time.Duration
+	// RequestTimeout bounds every NATS request of a running task (a chunk
+	// frame get, a result frame's publish ack, an event publish): a reply
+	// lost on the way (say, while the server restarts) fails or retries
+	// the request after this long instead of blocking the task (10s).
+	RequestTimeout time.Duration
 }
 
 // DefaultWorkerConfig returns the defaults.
@@ -46,6 +51,7 @@ func DefaultWorkerConfig() WorkerConfig {
 		FetchTimeout:      500 * time.Millisecond,
 		DrainTimeout:      10 * time.Second,
 		HeartbeatInterval: 5 * time.Second,
+		RequestTimeout:    10 * time.Second,
 	}
 }
 
@@ -57,6 +63,9 @@ func (c WorkerConfig) Validate() error {
 	}
 	if c.FetchTimeout < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("FetchTimeout %s: want at least 10ms", c.FetchTimeout))
+	}
+	if c.RequestTimeout < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("RequestTimeout %s: want at least 100ms", c.RequestTimeout))
 	}
 	if c.DrainTimeout < 0 || c.FrameBytes < 0 {
 		errs = append(errs, errors.New("DrainTimeout and FrameBytes must not be negative"))

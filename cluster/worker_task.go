@@ -358,7 +358,7 @@ func (w *Worker) run(ctx context.Context, tm *taskMsg, attempt string, rows *ato
 }
 
 func (w *Worker) runScan(ctx context.Context, tm *taskMsg, attempt string, rows *atomic.Int64) (outcome, error) {
-	pub := newFramePublisher(ctx, w.js, resultSubject(tm.Job, tm.Task, attempt), framesInFlight)
+	pub := newFramePublisher(ctx, w.js, resultSubject(tm.Job, tm.Task, attempt), framesInFlight, w.cfg.RequestTimeout)
 	enc := codec.FrameEncoder{MaxBytes: w.frameMax, Compression: w.cfg.FrameCompression}
 	ct, err := w.exec.Scan(ctx, &tm.Spec, tm.Part, func(rec arrow.RecordBatch) error {
 		if err := encodeFrames(enc, rec, pub.publish); err != nil {
@@ -420,7 +420,7 @@ func (w *Worker) runLoad(ctx context.Context, tm *taskMsg, rows *atomic.Int64) (
 		return nil
 	}
 	// Frames are fetched and decoded ahead while Redis is written.
-	recs, stop, wait := prefetchFrames(ctx, w.in.chunks, ch.Subject, ch.Frames, prefetchDepth)
+	recs, stop, wait := prefetchFrames(ctx, w.in.chunks, ch.Subject, ch.Frames, prefetchDepth, w.cfg.RequestTimeout)
 	var err error
 	for rec := range recs {
 		pending = append(pending, rec)
@@ -500,15 +500,18 @@ type framePublisher struct {
 	js      jetstream.JetStream
 	subject string
 	window  int
-	pending []jetstream.PubAckFuture
-	sizes   []int
-	inFly   int
-	n       int
-	bytes   int64
+	// ackTimeout bounds the wait for a frame's publish ack: a lost ack
+	// fails the publisher instead of blocking it.
+	ackTimeout time.Duration
+	pending    []jetstream.PubAckFuture
+	sizes      []int
+	inFly      int
+	n          int
+	bytes      int64
 }
 
-func newFramePublisher(ctx context.Context, js jetstream.JetStream, subject string, window int) *framePublisher {
-	return &framePublisher{ctx: ctx, js: js, subject: subject, window: window}
+func newFramePublisher(ctx context.Context, js jetstream.JetStream, subject string, window int, ackTimeout time.Duration) *framePublisher {
+	return &framePublisher{ctx: ctx, js: js, subject: subject, window: window, ackTimeout: ackTimeout}
 }
 
 func (p *framePublisher) publish(frame []byte) error {
@@ -540,7 +543,11 @@ func (p *framePublisher) waitOldest() error {
 	p.pending = p.pending[1:]
 	p.inFly -= p.sizes[0]
 	p.sizes = p.sizes[1:]
+	t := time.NewTimer(p.ackTimeout)
+	defer t.Stop()
 	select {
+	case <-t.C:
+		return fmt.Errorf("storing frame on %s: no acknowledgement within %s", p.subject, p.ackTimeout)
 	case <-f.Ok():
 		return nil
 	case err := <-f.Err():
