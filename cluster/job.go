@@ -82,6 +82,11 @@ func (j *Job) Kind() Kind { return j.spec.Kind }
 // Spec returns the job's spec.
 func (j *Job) Spec() JobSpec { return j.spec }
 
+// jobPollEvery is how often a Job handle also reads its job record
+// directly: a KV watch notices a lost connection or a restarted server
+// only after missing heartbeats (about 15 s), a read at once.
+const jobPollEvery = 2 * time.Second
+
 // watch follows the job record until it is terminal.
 func (j *Job) watch(w jetstream.KeyWatcher) {
 	defer func() { _ = w.Stop() }()
@@ -93,11 +98,18 @@ func (j *Job) watch(w jetstream.KeyWatcher) {
 		j.mu.Unlock()
 	}()
 	defer close(j.ended)
+	poll := time.NewTicker(jobPollEvery)
+	defer poll.Stop()
+	var rev uint64
 	for {
 		select {
 		case <-j.ctx.Done():
 			j.setWatchErr(fmt.Errorf("job %s: handle %w", j.id, ErrClosed))
 			return
+		case <-poll.C:
+			if j.pollRecord(&rev) {
+				return
+			}
 		case e, ok := <-w.Updates():
 			if !ok {
 				j.setWatchErr(fmt.Errorf("job %s: watch ended", j.id))
@@ -110,24 +122,46 @@ func (j *Job) watch(w jetstream.KeyWatcher) {
 				j.setWatchErr(fmt.Errorf("job %s: record removed: %w", j.id, ErrJobNotFound))
 				return
 			}
+			if e.Revision() <= rev {
+				continue // already seen by a poll
+			}
+			rev = e.Revision()
 			var rec jobRecord
 			if err := json.Unmarshal(e.Value(), &rec); err != nil {
 				j.log.Warn("decoding job record", "error", err)
 				continue
 			}
-			j.mu.Lock()
-			j.latest = &rec
-			j.pushProgressLocked()
-			j.mu.Unlock()
-			select {
-			case j.updated <- struct{}{}:
-			default:
-			}
-			if rec.State.Terminal() {
+			if j.apply(&rec) {
 				return
 			}
 		}
 	}
+}
+
+// pollRecord reads the job record and applies it if it is newer than rev;
+// it reports whether the job has ended. Errors are left to the watch.
+func (j *Job) pollRecord(rev *uint64) bool {
+	ctx, cancel := context.WithTimeout(j.ctx, jobPollEvery)
+	defer cancel()
+	rec, r, err := getRecord[jobRecord](ctx, j.in.jobs, j.id)
+	if err != nil || rec == nil || r <= *rev {
+		return false
+	}
+	*rev = r
+	return j.apply(rec)
+}
+
+// apply makes rec the latest record and reports whether it is terminal.
+func (j *Job) apply(rec *jobRecord) bool {
+	j.mu.Lock()
+	j.latest = rec
+	j.pushProgressLocked()
+	j.mu.Unlock()
+	select {
+	case j.updated <- struct{}{}:
+	default:
+	}
+	return rec.State.Terminal()
 }
 
 func (j *Job) setWatchErr(err error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -227,6 +228,15 @@ func (fs *frameSource) produce(tw jetstream.KeyWatcher) error {
 	var queue []winner
 	emitted := 0
 	ended := fs.j.ended
+	poll := time.NewTicker(jobPollEvery)
+	defer poll.Stop()
+	lastUpdate := time.Now()
+	add := func(t *taskRecord) {
+		if t.State == taskDone && t.Winner != "" && !seen[t.ID] {
+			seen[t.ID] = true
+			queue = append(queue, winner{task: t.ID, attempt: t.Winner, frames: t.Frames})
+		}
+	}
 	for {
 		// Emit what is known before waiting for more.
 		for len(queue) > 0 {
@@ -253,10 +263,19 @@ func (fs *frameSource) produce(tw jetstream.KeyWatcher) error {
 			return fs.ctx.Err()
 		case <-ended:
 			ended = nil
+		case <-poll.C:
+			// The watch is quiet but the job record counts winners not
+			// seen: the watch may lag (a restarted server); read them.
+			if rec := fs.j.record(); rec != nil && time.Since(lastUpdate) >= jobPollEvery && rec.Done-len(rec.Replaced) > len(seen) {
+				if err := fs.pollWinners(add); err != nil && fs.ctx.Err() == nil {
+					fs.j.log.Debug("reading task records", "error", err)
+				}
+			}
 		case e, ok := <-tw.Updates():
 			if !ok {
 				return fmt.Errorf("results of job %s: task watch ended", fs.j.id)
 			}
+			lastUpdate = time.Now()
 			if e == nil || e.Operation() != jetstream.KeyValuePut {
 				continue
 			}
@@ -264,12 +283,19 @@ func (fs *frameSource) produce(tw jetstream.KeyWatcher) error {
 			if err := json.Unmarshal(e.Value(), &t); err != nil {
 				return fmt.Errorf("results of job %s: decoding task record %s: %w", fs.j.id, e.Key(), err)
 			}
-			if t.State == taskDone && t.Winner != "" && !seen[t.ID] {
-				seen[t.ID] = true
-				queue = append(queue, winner{task: t.ID, attempt: t.Winner, frames: t.Frames})
-			}
+			add(&t)
 		}
 	}
+}
+
+// pollWinners reads the job's task records directly (bounded).
+func (fs *frameSource) pollWinners(add func(*taskRecord)) error {
+	ctx, cancel := context.WithTimeout(fs.ctx, fs.j.c.cfg.FrameTimeout)
+	defer cancel()
+	return forEachTask(ctx, fs.j.in.taskKV, fs.j.id, func(t *taskRecord) error {
+		add(t)
+		return nil
+	})
 }
 
 func (fs *frameSource) endError(rec *jobRecord) error {
