@@ -91,6 +91,38 @@
 // An execution that fails or ends after its task was decided elsewhere (a
 // late duplicate) stops quietly: it changes nothing.
 //
+// Deadlines. Every request over NATS has a deadline, so a reply lost on
+// the way (a server restarting, a dropped connection) cannot block a task
+// whose heartbeats would keep it from being redelivered: a frame get waits
+// at most WorkerConfig.RequestTimeout (ClientConfig.FrameTimeout for the
+// client's result reader and chunk uploads, 10s each) and is sent again up
+// to three times before the read fails (the task is then retried like any
+// failure); a frame publish waits as long for its ack; event publishes and
+// record reads have their own bounds. A Job handle and the result reader
+// also read their records every 2s, so a job that finished while their KV
+// watch was recovering from a server restart is noticed at once.
+//
+// Storage. When the JetStream store refuses a write for lack of space
+// (nats-server's max_file_store, an account or stream limit, a full disk
+// that made the server switch JetStream off), retrying cannot help: the
+// task fails at once (one attempt) and so does the job, with a
+// *StoreFullError (ErrStoreFull) naming the server, the stream and the
+// store's use and limit. Records cannot be written into a full store, so
+// the worker and the coordinator first purge the failing job's result
+// frames and load chunks, which makes room for the records that end it
+// (cancelling a job does the same). A client whose upload failed and whose
+// report of it could not be recorded does not wait for the job's end. Once
+// the job's data is gone the store has room again and later jobs run
+// without restarting anything. If the store is full of other data (unread
+// results of other jobs, foreign streams), nothing can be recorded until
+// space is freed; tasks are then handed back with a delay.
+//
+// Abandoned results. Job.Abandon cancels a job whose results will not be
+// read (the CLI calls it when its output pipe is closed): a running job is
+// cancelled with the reason, and a scan whose tasks had all succeeded is
+// marked cancelled too, so its frames are purged at once instead of after
+// ResultRetention.
+//
 // Draining. A worker whose Run context is cancelled stops pulling, lets its
 // running tasks finish for DrainTimeout, then hands the rest back with Nak
 // (redelivered at once to another worker) and returns.

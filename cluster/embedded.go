@@ -61,6 +61,8 @@ type NATSServer struct {
 	ns      *server.Server
 	tempDir string
 	once    sync.Once
+	stop    chan struct{} // closed at Shutdown: ends the JetStream watchdog
+	wg      sync.WaitGroup
 }
 
 // StartNATS starts an in-process NATS server with JetStream.
@@ -110,7 +112,88 @@ func StartNATS(cfg NATSConfig) (*NATSServer, error) {
 		return nil, fmt.Errorf("embedded NATS: not ready within %s (port %d in use? store %s writable?)", cfg.StartTimeout, cfg.Port, dir)
 	}
 	s.ns = ns
+	s.stop = make(chan struct{})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.reviveJetStream(opts, cfg.Logger)
+	}()
 	return s, nil
+}
+
+// jetStreamRecheck is how often the server's JetStream health is checked.
+const jetStreamRecheck = 2 * time.Second
+
+// reviveFree is the free space a store's disk needs before JetStream is
+// restarted to clear a write error.
+const reviveFree = 4 << 20
+
+// reviveJetStream brings JetStream back after its store ran out of disk,
+// without restarting the process: nats-server marks a stream whose write
+// failed (ENOSPC) as broken until JetStream restarts (its publishes get no
+// reply), or switches JetStream off. Once the disk has room again, it
+// restarts JetStream (what nats-server itself does on a config reload).
+func (s *NATSServer) reviveJetStream(opts *server.Options, log hclog.Logger) {
+	t := time.NewTicker(jetStreamRecheck)
+	defer t.Stop()
+	reported := false
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		broken := jetStreamWriteError(s.ns)
+		if broken == "" && s.ns.JetStreamEnabled() {
+			reported = false
+			continue
+		}
+		if !reported {
+			log.Error("JetStream store failed (disk full?): writes are refused until space returns", "store", opts.StoreDir, "error", broken)
+			reported = true
+		}
+		if free, err := freeBytes(opts.StoreDir); err == nil && free < reviveFree {
+			continue
+		}
+		if s.ns.JetStreamEnabled() {
+			_ = s.ns.ShutdownJetStream()
+		}
+		err := s.ns.EnableJetStream(&server.JetStreamConfig{
+			StoreDir: opts.StoreDir, MaxStore: opts.JetStreamMaxStore, MaxMemory: opts.JetStreamMaxMemory,
+			SyncInterval: opts.SyncInterval, SyncAlways: opts.SyncAlways, Strict: !opts.NoJetStreamStrict,
+		})
+		if err != nil {
+			log.Warn("restarting JetStream failed, retrying", "error", err, "every", jetStreamRecheck)
+			continue
+		}
+		log.Warn("JetStream restarted: its store has room again", "store", opts.StoreDir)
+		reported = false
+	}
+}
+
+// jetStreamWriteError returns a stream's write error reported by the
+// server's health check ("" if none).
+func jetStreamWriteError(ns *server.Server) string {
+	if !ns.JetStreamEnabled() {
+		return "JetStream is off"
+	}
+	h := ns.Healthz(&server.HealthzOptions{Details: true})
+	for _, e := range h.Errors {
+		if strings.Contains(e.Error, "write error") {
+			return e.Error
+		}
+	}
+	return ""
+}
+
+// freeBytes returns the space available to unprivileged users on the
+// file system of dir.
+func freeBytes(dir string) (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
 }
 
 // Server returns the nats-server instance.
@@ -136,6 +219,8 @@ func (s *NATSServer) Connect(name string) (*nats.Conn, error) {
 // Shutdown stops the server and removes a temporary store. Idempotent.
 func (s *NATSServer) Shutdown() error {
 	s.once.Do(func() {
+		close(s.stop)
+		s.wg.Wait()
 		s.ns.Shutdown()
 		s.ns.WaitForShutdown()
 		s.removeTemp()

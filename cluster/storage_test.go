@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -167,4 +170,68 @@ func TestAbandonSucceededScan(t *testing.T) {
 	if err := job.Abandon(ctx, "again"); !errors.Is(err, ErrJobFinished) {
 		t.Errorf("abandoning a cancelled job: %v, want ErrJobFinished", err)
 	}
+}
+
+// tmpfsStore mounts a tmpfs of size bytes for a NATS store (root only).
+func tmpfsStore(t *testing.T, size int64) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root; the max_file_store tests cover the limit itself")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v: %s)", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// TestDiskFullRecovers: a store whose disk fills up (a small tmpfs:
+// ENOSPC) breaks the streams that failed to write, and nothing can be
+// recorded until space returns. Once it does, the embedded server brings
+// JetStream back by itself: the stuck scan ends (failed, with a message)
+// and a later scan succeeds, without restarting anything.
+func TestDiskFullRecovers(t *testing.T) {
+	dir := tmpfsStore(t, 24<<20)
+	rs := redistest.StartServer(t)
+	loadUsers(rs, 400_000)
+	tc := newTestClusterNATS(t, 0, nil, func(c *NATSConfig) { c.StoreDir = dir })
+	tc.wcfg.RequestTimeout = time.Second
+	tc.addWorker(nil)
+	tc.addWorker(nil)
+	ballast := filepath.Join(dir, "ballast")
+	if err := os.WriteFile(ballast, make([]byte, 14<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx := testCtx(t, 2*time.Minute)
+	job, err := tc.client.Submit(ctx, usersScan(rs.URL(), 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer job.Close()
+	eventually(t, 30*time.Second, "a store write failing for lack of space", func() bool {
+		return jetStreamWriteError(tc.nats.Server()) != ""
+	})
+	t.Logf("store broken: %s", jetStreamWriteError(tc.nats.Server()))
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	_, err = job.Wait(wctx)
+	var je *JobError
+	if !errors.As(err, &je) || je.State != JobFailed {
+		t.Fatalf("scan that hit a full disk, after space returned: %v, want it failed within 60s", err)
+	}
+	t.Logf("stuck scan ended: %v", err)
+
+	rs2 := redistest.StartServer(t)
+	loadUsers(rs2, 6)
+	keys, _ := scanAll(t, tc.client, usersScan(rs2.URL(), 2), ResultOptions{})
+	checkExactlyOnce(t, keys, 6)
 }

@@ -220,11 +220,16 @@ func (w *Worker) finish(msg jetstream.Msg, ev *event, log interface{ Warn(string
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := w.publishEvent(ctx, ev)
-	if err != nil && isStoreFull(err) && ev.Type == evFailed && ev.Code == failFinal {
+	if err != nil && ev.Type == evFailed && ev.Code == failFinal {
+		// The job is failing: its data can go, which makes room if the
+		// store is full (and frees disk space for a store whose writes
+		// fail, which gets no reply at all).
 		if perr := purgeJobData(ctx, w.in, ev.Job); perr != nil {
-			log.Warn("purging the data of a job that ran out of space", "error", perr)
+			log.Warn("purging the data of a failing job", "error", perr)
 		}
-		err = w.publishEvent(ctx, ev)
+		if isStoreFull(err) {
+			err = w.publishEvent(ctx, ev)
+		}
 	}
 	if err != nil {
 		log.Warn("publishing failed event, handing task back", "error", err)
@@ -547,7 +552,7 @@ func (p *framePublisher) waitOldest() error {
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return fmt.Errorf("storing frame on %s: no acknowledgement within %s", p.subject, p.ackTimeout)
+		return fmt.Errorf("storing frame on %s: no acknowledgement within %s (the server restarting, or its store failing to write, e.g. a full disk)", p.subject, p.ackTimeout)
 	case <-f.Ok():
 		return nil
 	case err := <-f.Err():
@@ -560,13 +565,14 @@ func (p *framePublisher) waitOldest() error {
 	}
 }
 
-// flush waits for every outstanding frame.
+// flush waits for every outstanding frame; after a failure the others
+// are moot and not waited for (each wait could take ackTimeout).
 func (p *framePublisher) flush() error {
-	var first error
 	for len(p.pending) > 0 {
-		if err := p.waitOldest(); err != nil && first == nil {
-			first = err
+		if err := p.waitOldest(); err != nil {
+			p.pending, p.sizes, p.inFly = nil, nil, 0
+			return err
 		}
 	}
-	return first
+	return nil
 }

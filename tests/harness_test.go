@@ -292,10 +292,19 @@ var fastFailover = []string{"--ack-wait", "2s", "--retry-backoff", "100ms", "--m
 // workers, and waits until the coordinator answers and the workers report.
 func startCluster(t testing.TB, workers int, coordArgs ...string) *testCluster {
 	t.Helper()
+	return startClusterNATS(t, workers, nil, coordArgs...)
+}
+
+// startClusterNATS is startCluster with a hook on the NATS server's config.
+func startClusterNATS(t testing.TB, workers int, tune func(*cluster.NATSConfig), coordArgs ...string) *testCluster {
+	t.Helper()
 	binaries(t)
 	cfg := cluster.DefaultNATSConfig()
 	cfg.StoreDir = t.TempDir()
 	cfg.MaxPayload = 8 << 20
+	if tune != nil {
+		tune(&cfg)
+	}
 	ns, err := cluster.StartNATS(cfg)
 	if err != nil {
 		t.Fatalf("starting NATS: %v", err)

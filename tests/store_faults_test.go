@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/redstage/redstage/cluster"
+	"github.com/redstage/redstage/internal/natsproxy"
 	"github.com/redstage/redstage/internal/redistest"
 )
 
@@ -135,5 +137,91 @@ func checkBrokenPipeExit(t *testing.T, code int, stderr string) {
 	}
 	if code != 141 || len(errLines) != 1 || !contains(errLines[0], "broken pipe") || !contains(errLines[0], "cancelled") {
 		t.Fatalf("scan | head: exit %d, want 141 with one line saying the output was closed and the job cancelled; stderr:\n%s", code, tail(stderr, 20))
+	}
+}
+
+// TestStoreFull: with a JetStream store limited by max_file_store, a scan
+// and a load that fill it fail within 30 s with a message naming the
+// store and its limit; cancel answers; and a later job succeeds without
+// restarting anything.
+func TestStoreFull(t *testing.T) {
+	const limit = 8 << 20
+	tc := startClusterNATS(t, 2, func(c *cluster.NATSConfig) { c.MaxStore = limit }, fastFailover...)
+	srv := redistest.StartServer(t)
+	userHashes(srv, "sf:", 300_000)
+	env := tc.env(srv.URL())
+	checkFull := func(what string, r result, took time.Duration) {
+		t.Helper()
+		if r.code != 6 || !contains(r.stderr, "JetStream store full") || !contains(r.stderr, "max_file_store") || !contains(r.stderr, "MiB") {
+			t.Fatalf("%s into a full store: want exit 6 naming the store and its limit\n%s", what, r)
+		}
+		t.Logf("%s failed after %s", what, took.Round(time.Millisecond))
+	}
+
+	t.Run("scan", func(t *testing.T) {
+		start := time.Now()
+		// Two tasks of about 15 MiB of frames each: more than the store holds.
+		r := redstage(t, env, 30*time.Second, "scan", "sf:*", "--schema", userSchema, "--tasks", "2", "-o", filepath.Join(t.TempDir(), "out.parquet"))
+		checkFull("scan", r, time.Since(start))
+		id := tc.jobOf(cluster.KindScan, start)
+		if st, err := tc.status(id); err != nil || st.State != cluster.JobFailed {
+			t.Fatalf("job %s: %+v (%v), want failed", id, st, err)
+		}
+		if n := resultFrames(t, tc.url, id); n > 0 {
+			t.Errorf("%d result frames of the failed scan left in the store", n)
+		}
+		if r := redstage(t, env, 30*time.Second, "cancel", id); r.code != 8 {
+			t.Errorf("cancelling the failed scan: want exit 8 (already finished)\n%s", r)
+		}
+	})
+	t.Run("load", func(t *testing.T) {
+		input := filepath.Join(t.TempDir(), "input.parquet")
+		writeDataset(t, input, 0, faultRows)
+		start := time.Now()
+		r := redstage(t, env, 30*time.Second, "load", input, "--key-column", "id", "--prefix", "sfl:", "--chunk-rows", "200000")
+		checkFull("load", r, time.Since(start))
+	})
+	t.Run("later job", func(t *testing.T) {
+		small := redistest.StartServer(t)
+		userHashes(small, "ok:", 1000)
+		out := filepath.Join(t.TempDir(), "out.csv")
+		r := mustRedstage(t, tc.env(small.URL()), time.Minute, "scan", "ok:*", "--schema", userSchema, "--json", "-o", out)
+		if s := r.summary(t); num(t, s, "rows") != 1000 {
+			t.Fatalf("scan after the store was freed: %v", s)
+		}
+	})
+}
+
+// TestLostDirectGetReply: a worker whose reply to a chunk frame get is
+// lost (a proxy between it and NATS swallows it) does not hang its task:
+// the load ends exact.
+func TestLostDirectGetReply(t *testing.T) {
+	tc := startCluster(t, 0, fastFailover...)
+	u, err := url.Parse(tc.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := natsproxy.Start(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	w := startProc(t, "worker", childEnv(), "--nats", p.URL(), "--concurrency", "2", "--heartbeat", "500ms")
+	tc.workers = append(tc.workers, w)
+	tc.waitWorkers(1)
+	p.DropNext(1, "Nats-Stream: REDSTAGE_CHUNKS")
+
+	srv := redistest.StartServer(t)
+	input := filepath.Join(t.TempDir(), "input.parquet")
+	writeDataset(t, input, 0, 100_000)
+	r := mustRedstage(t, tc.env(srv.URL()), time.Minute, "load", input, "--key-column", "id", "--prefix", "lr:", "--chunk-rows", "10000", "--json")
+	if s := r.summary(t); num(t, s, "written") != 100_000 {
+		t.Fatalf("load summary: %v", s)
+	}
+	if got := keyCount(t, serverSize{srv}); got != 100_000 {
+		t.Fatalf("%d keys after the load, want 100000", got)
+	}
+	if p.Dropped() != 1 {
+		t.Fatalf("the proxy dropped %d replies, want 1: the fault was not injected", p.Dropped())
 	}
 }
