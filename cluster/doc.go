@@ -117,6 +117,16 @@
 // results of other jobs, foreign streams), nothing can be recorded until
 // space is freed; tasks are then handed back with a delay.
 //
+// A full disk (ENOSPC) is worse: nats-server marks a stream whose write
+// failed as broken, its publishes get no reply (a frame publish then fails
+// after its ack timeout, saying the store may be failing) and purges fail
+// too, until JetStream restarts. An in-process server (StartNATS: the
+// embedded cluster, coordinator --embedded-nats) checks JetStream's health
+// every 2s and restarts JetStream as soon as the store's disk has 4 MiB
+// free again, so the stuck job ends and later jobs run without restarting
+// the process. A standalone nats-server needs a restart (or config reload)
+// once space is freed.
+//
 // Abandoned results. Job.Abandon cancels a job whose results will not be
 // read (the CLI calls it when its output pipe is closed): a running job is
 // cancelled with the reason, and a scan whose tasks had all succeeded is
