@@ -235,3 +235,52 @@ func TestDiskFullRecovers(t *testing.T) {
 	keys, _ := scanAll(t, tc.client, usersScan(rs2.URL(), 2), ResultOptions{})
 	checkExactlyOnce(t, keys, 6)
 }
+
+// TestCancelWithFullStore: a running job can be cancelled while the store
+// is full of its own frames (the cancel record needs room: the job's data
+// is purged first to make it).
+func TestCancelWithFullStore(t *testing.T) {
+	rs := redistest.StartServer(t)
+	loadUsers(rs, 100)
+	tc := newTestClusterNATS(t, 0, nil, func(c *NATSConfig) { c.MaxStore = storeLimit })
+	b := newBlocker(func(*taskMsg, int) bool { return true })
+	defer close(b.release)
+	tc.addWorker(b.hooks("w0"))
+	ctx := testCtx(t, 60*time.Second)
+	job, err := tc.client.Submit(ctx, usersScan(rs.URL(), 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer job.Close()
+	bl := b.wait(t, 20*time.Second)
+	// Fill the store with frames on the running task's subject.
+	nc := tc.conn("filler")
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := make([]byte, 256<<10)
+	for i := 0; ; i++ {
+		_, err := js.Publish(ctx, resultSubject(job.ID(), bl.task, "filler"), frame)
+		if err != nil {
+			if !isStoreFull(err) {
+				t.Fatalf("filling the store: %v", err)
+			}
+			break
+		}
+		if i > 1000 {
+			t.Fatal("the store never filled up")
+		}
+	}
+	if err := tc.client.Cancel(ctx, job.ID()); err != nil {
+		t.Fatalf("cancelling a job while the store is full of its frames: %v", err)
+	}
+	st, err := tc.client.Status(ctx, job.ID())
+	if err != nil || st.State != JobCancelled {
+		t.Fatalf("after cancel: %+v, %v", st, err)
+	}
+	if n := resultFrames(t, tc, job.ID()); n != 0 {
+		t.Errorf("%d frames left after the cancel", n)
+	}
+}

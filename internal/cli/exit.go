@@ -148,6 +148,8 @@ func jobFailedHint(je *cluster.JobError) string {
 		text += " " + strings.ToLower(t.Error)
 	}
 	switch {
+	case strings.Contains(text, "jetstream store full"):
+		return "the cluster's JetStream store is full (the error names it and its limit): free space in it (read or purge old results) or raise its max_file_store, then run the command again"
 	case strings.Contains(text, "connection refused"), strings.Contains(text, "i/o timeout"),
 		strings.Contains(text, "no route to host"), strings.Contains(text, "connection reset"),
 		strings.Contains(text, "broken pipe"), strings.Contains(text, ": eof"), strings.Contains(text, "server restarted"),
