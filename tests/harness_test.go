@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -282,6 +284,7 @@ type testCluster struct {
 	client  *cluster.Client
 	// coordArgs are the coordinator's flags (kept for restarts).
 	coordArgs []string
+	natsCfg   cluster.NATSConfig // kept for restartNATS
 }
 
 // fastFailover is the coordinator tuning of the fault tests: a task whose
@@ -310,7 +313,7 @@ func startClusterNATS(t testing.TB, workers int, tune func(*cluster.NATSConfig),
 		t.Fatalf("starting NATS: %v", err)
 	}
 	t.Cleanup(func() { ns.Shutdown() })
-	tc := &testCluster{t: t, nats: ns, url: ns.URL(), coordArgs: coordArgs}
+	tc := &testCluster{t: t, nats: ns, url: ns.URL(), coordArgs: coordArgs, natsCfg: cfg}
 	tc.startCoordinator()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -330,6 +333,27 @@ func startClusterNATS(t testing.TB, workers int, tune func(*cluster.NATSConfig),
 	}
 	tc.waitWorkers(workers)
 	return tc
+}
+
+// restartNATS stops the NATS server and starts it again on the same port
+// and store; every program reconnects.
+func (tc *testCluster) restartNATS() {
+	tc.t.Helper()
+	u, err := url.Parse(tc.url)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	cfg := tc.natsCfg
+	if cfg.Port, err = strconv.Atoi(u.Port()); err != nil {
+		tc.t.Fatal(err)
+	}
+	_ = tc.nats.Shutdown()
+	ns, err := cluster.StartNATS(cfg)
+	if err != nil {
+		tc.t.Fatalf("restarting NATS: %v", err)
+	}
+	tc.t.Cleanup(func() { ns.Shutdown() })
+	tc.nats = ns
 }
 
 func (tc *testCluster) startCoordinator() {

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/redstage/redstage/cluster"
+	"github.com/redstage/redstage/codec"
 	"github.com/redstage/redstage/internal/natsproxy"
 	"github.com/redstage/redstage/internal/redistest"
 )
@@ -223,5 +224,41 @@ func TestLostDirectGetReply(t *testing.T) {
 	}
 	if p.Dropped() != 1 {
 		t.Fatalf("the proxy dropped %d replies, want 1: the fault was not injected", p.Dropped())
+	}
+}
+
+// TestJobEndNoticedAfterNATSRestart: a client whose NATS server restarted
+// while its job ran learns that the job ended within a few seconds. Its KV
+// watch alone notices the restart only after missing heartbeats (measured:
+// Wait returned 17 s after the job's recorded end); the bound below is the
+// property under test, with 5 times the margin of the 2 s record poll.
+func TestJobEndNoticedAfterNATSRestart(t *testing.T) {
+	srv := redistest.StartServer(t)
+	userHashes(srv, "nr:", 300_000)
+	tc := startCluster(t, 1, fastFailover...)
+	schema, err := codec.ParseSchemaSpec(userSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	job, err := tc.client.Submit(ctx, cluster.JobSpec{Kind: cluster.KindScan, Redis: srv.URL(), Tasks: 4,
+		Scan: &cluster.ScanSpec{Pattern: "nr:*", Schema: schema, Meta: codec.MetaColumns{Key: "_key"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer job.Close()
+	tc.restartNATS()
+	if _, err := job.Wait(ctx); err != nil {
+		t.Fatalf("scan across a NATS restart: %v", err)
+	}
+	st, err := tc.status(job.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := time.Since(st.Finished)
+	t.Logf("Wait returned %s after the job's recorded end", late.Round(10*time.Millisecond))
+	if late > 10*time.Second {
+		t.Errorf("the client noticed the job's end %s late, want within 10s", late.Round(time.Millisecond))
 	}
 }
