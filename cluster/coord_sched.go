@@ -20,10 +20,11 @@ import (
 // task): each job has a turn number, the job with the lowest turn releases
 // its next task and moves to the next turn, and a job that starts holding
 // tasks (newly submitted, or a load whose next chunk arrives) joins at the
-// current turn, ahead of the jobs that already had that turn. So a small
-// job submitted behind big ones gets the next free slot instead of waiting
-// for every task queued before it, jobs share the workers task by task, and
-// no job waits more than one turn of every other job. A round runs when a
+// current turn, ahead of the jobs that already had that turn. Within a
+// turn, the job holding the fewest tasks goes first (then the older job).
+// So a small job submitted behind big ones gets the next free slot instead
+// of waiting for every task queued before it, jobs share the workers task by
+// task, and no job waits more than one turn of every other job. A round runs when a
 // task is planned, after every batch of task events, and every PollInterval
 // while tasks are held.
 //
@@ -56,14 +57,13 @@ type heldJob struct {
 	held    map[string]bool // the same, as a set
 	failing time.Time       // start of consecutive queueing failures
 	turn    int64           // the job's next turn
-	served  int             // tasks released since the job joined
 }
 
 // candidate is a job with held tasks, as one round sees it.
 type candidate struct {
-	job    *jobRecord
-	turn   int64
-	served int
+	job  *jobRecord
+	turn int64
+	held int // tasks the job holds
 }
 
 func newScheduler(c *Coordinator) *scheduler {
@@ -126,7 +126,7 @@ func (s *scheduler) round(ctx context.Context) {
 	cands := s.candidates(ctx)
 	for room > 0 && len(cands) > 0 {
 		slices.SortStableFunc(cands, func(a, b *candidate) int {
-			return cmp.Or(cmp.Compare(a.turn, b.turn), cmp.Compare(a.served, b.served),
+			return cmp.Or(cmp.Compare(a.turn, b.turn), cmp.Compare(a.held, b.held),
 				a.job.Created.Compare(b.job.Created), cmp.Compare(a.job.ID, b.job.ID))
 		})
 		best := cands[0]
@@ -166,7 +166,7 @@ func (s *scheduler) candidates(ctx context.Context) []*candidate {
 	s.mu.Lock()
 	held := make(map[string]candidate, len(s.jobs))
 	for id, h := range s.jobs {
-		held[id] = candidate{turn: h.turn, served: h.served}
+		held[id] = candidate{turn: h.turn, held: len(h.order)}
 	}
 	s.mu.Unlock()
 	var out []*candidate
@@ -179,7 +179,7 @@ func (s *scheduler) candidates(ctx context.Context) []*candidate {
 			s.forget(id)
 			continue
 		}
-		out = append(out, &candidate{job: j, turn: c.turn, served: c.served})
+		out = append(out, &candidate{job: j, turn: c.turn, held: c.held})
 	}
 	return out
 }
@@ -213,11 +213,11 @@ func (s *scheduler) releaseNext(ctx context.Context, c *candidate) (released, mo
 	if released {
 		s.turn = max(s.turn, c.turn)
 		c.turn++
-		c.served++
+		c.held--
 	}
 	h := s.jobs[j.ID]
 	if h != nil {
-		h.failing, h.turn, h.served = time.Time{}, c.turn, c.served
+		h.failing, h.turn = time.Time{}, c.turn
 	}
 	return released, h != nil && len(h.order) > 0, nil
 }

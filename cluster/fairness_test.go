@@ -163,7 +163,9 @@ var (
 // (8 tasks each) submitted together with mix.loads small loads. It reports
 // seconds: solo-load, load-median and load-max (from each load's
 // submission to its end), scans-end (mix start to the last scan's end) and
-// solo-scan (one scan alone, measured last).
+// solo-scan (one scan alone, measured last), and cpu-s: CPU seconds of
+// this process and redis-server during the mix (independent of what else
+// runs on the machine, unlike the wall times).
 //
 // Run: go test ./cluster -run '^$' -bench BenchmarkFairShareMix -benchtime 1x -timeout 30m
 func BenchmarkFairShareMix(b *testing.B) {
@@ -177,12 +179,14 @@ func BenchmarkFairShareMix(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer e.Close()
-	var solo, med, worst, scans, soloScan []float64
+	var solo, med, worst, scans, soloScan, cpu []float64
 	for range b.N {
+		c0 := selfCPU(b) + redisCPU(b, rs.Client())
 		m, err := runMix(ctx, e.Client(), rs.URL(), *mixScans, 8, *mixLoads, int64(*mixRows))
 		if err != nil {
 			b.Fatal(err)
 		}
+		cpu = append(cpu, selfCPU(b)+redisCPU(b, rs.Client())-c0)
 		loads := make([]float64, len(m.loads))
 		for i, d := range m.loads {
 			loads[i] = d.Seconds()
@@ -207,4 +211,5 @@ func BenchmarkFairShareMix(b *testing.B) {
 	b.ReportMetric(median(worst), "load-max-s")
 	b.ReportMetric(median(scans), "scans-end-s")
 	b.ReportMetric(median(soloScan), "solo-scan-s")
+	b.ReportMetric(median(cpu), "cpu-s")
 }
