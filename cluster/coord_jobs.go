@@ -278,6 +278,7 @@ func fillResult(res *JobResult, j *jobRecord) {
 	res.Written, res.Skipped, res.Failed, res.Rejected, res.FailedKeys = ct.Written, ct.Skipped, ct.Failed, ct.Rejected, ct.FailedKeys
 	res.Scanned, res.OtherTypes, res.Vanished, res.Duplicates, res.Nulls = ct.Scanned, ct.OtherTypes, ct.Vanished, ct.Duplicates, ct.Nulls
 	res.Matched, res.Deleted = ct.Matched, ct.Deleted
+	res.NonUTF8Keys = ct.NonUTF8Keys
 	p := progressOf(j, j.Finished)
 	res.Duration, res.RowsPerSec = p.Elapsed, p.RowsPerSec
 	if res.Attempts < j.Attempts {
