@@ -41,9 +41,11 @@ type CoordinatorConfig struct {
 	RepairInterval time.Duration // how often unfinished jobs are re-checked (30s)
 	// QueueAhead: planned tasks are released to the work queue one per
 	// worker request waiting for a task, but at least this many are kept
-	// waiting there (1). More hides the coordinator's release latency from
-	// the workers; fewer lets a newly submitted job start sooner. See the
-	// package doc, "Fair share".
+	// waiting there (2). More hides the coordinator's release latency from
+	// the workers; fewer lets a newly submitted job start sooner. With 2
+	// workers, 1 left a worker idle so often that 8 scans took twice as
+	// long as with 2 (BenchmarkFairShareMix). See the package doc, "Fair
+	// share".
 	QueueAhead int
 }
 
@@ -64,7 +66,7 @@ func DefaultCoordinatorConfig() CoordinatorConfig {
 		InputTimeout:    5 * time.Minute,
 		PollInterval:    500 * time.Millisecond,
 		RepairInterval:  30 * time.Second,
-		QueueAhead:      1,
+		QueueAhead:      2,
 	}
 }
 

@@ -68,7 +68,7 @@
 // Fair share. Tasks are not all put on the work queue when a job is planned:
 // the coordinator holds planned tasks and releases them as workers can take
 // them, one per open worker pull request (the consumer's NumWaiting), but at
-// least CoordinatorConfig.QueueAhead waiting, minus those already waiting
+// least CoordinatorConfig.QueueAhead (2) waiting, minus those already waiting
 // (NumPending). The next task released is chosen round-robin across the jobs
 // that hold tasks: each job has a turn, the job at the lowest turn releases
 // its next task and moves on, a job that starts holding tasks (submitted, or
@@ -83,7 +83,7 @@
 // and a task is published only while its record says planned, under a
 // deduplicating message id. A job whose tasks cannot be queued for 10 s fails
 // with the publishing error. With 8 scans and 4 small loads submitted
-// together to 2 workers, each load ended 0.9-1.4 s after its submission
+// together to 2 workers, each load ended about 1.2 s after its submission
 // (0.05 s alone) instead of 27 s (BenchmarkFairShareMix).
 //
 // Failures are bounded. A failed execution is retried by redelivery with

@@ -155,6 +155,7 @@ var (
 	mixRows  = flag.Int("mix.rows", 100_000, "hashes each scan of BenchmarkFairShareMix reads")
 	mixScans = flag.Int("mix.scans", 8, "scans of BenchmarkFairShareMix")
 	mixLoads = flag.Int("mix.loads", 4, "small loads (1000 rows) of BenchmarkFairShareMix")
+	mixAhead = flag.Int("mix.ahead", DefaultCoordinatorConfig().QueueAhead, "CoordinatorConfig.QueueAhead of BenchmarkFairShareMix")
 )
 
 // BenchmarkFairShareMix is the mix of issue 7.5 on the embedded default
@@ -173,6 +174,7 @@ func BenchmarkFairShareMix(b *testing.B) {
 	loadUsers(rs, *mixRows)
 	cfg := DefaultEmbeddedConfig()
 	cfg.Workers = 2
+	cfg.Coordinator.QueueAhead = *mixAhead
 	ctx := context.Background()
 	e, err := StartEmbedded(ctx, cfg)
 	if err != nil {
