@@ -124,8 +124,9 @@ func drainScan(ctx context.Context, job *Job) (int64, error) {
 // slots between jobs, every load waited for all scans' tasks queued before
 // it and ended after the last scan. Now each load ends before the scans end
 // and within a generous bound of its solo time (twice the solo time plus
-// 5 s: the bound proves "not starved", the figures are in
-// BenchmarkFairShareMix).
+// 10 s, for -race on a loaded 2-core machine, where the loads take about
+// 3 s and the scans 20 s: the bound proves "not starved", the figures are
+// in BenchmarkFairShareMix).
 func TestFairShareSmallLoadsAmongScans(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fairness mix takes tens of seconds")
@@ -140,13 +141,13 @@ func TestFairShareSmallLoadsAmongScans(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("solo load %s; loads %v; scans ended %v", m.solo, m.loads, m.scans)
-	bound := 2*m.solo + 5*time.Second
+	bound := 2*m.solo + 10*time.Second
 	for i, d := range m.loads {
 		if m.loadEnd[i] >= m.lastScan {
 			t.Errorf("load %d ended %s after the mix started, not before the last scan (%s): starved", i, m.loadEnd[i], m.lastScan)
 		}
 		if d > bound {
-			t.Errorf("load %d took %s, more than 2 × solo (%s) + 5s", i, d, m.solo)
+			t.Errorf("load %d took %s, more than 2 × solo (%s) + 10s", i, d, m.solo)
 		}
 	}
 }
