@@ -200,7 +200,12 @@ func (s *scheduler) releaseNext(ctx context.Context, c *candidate) (released, mo
 		return false, false, nil
 	}
 	t, _, err := getRecord[taskRecord](ctx, s.c.in.taskKV, taskKey(j.ID, id))
-	if err == nil && t != nil && t.State == taskPlanned {
+	if err != nil { // not a queueing failure: try again next round
+		s.unpop(j.ID, id)
+		s.c.log.Debug("reading a held task", "job", j.ID, "task", id, "error", err)
+		return false, false, nil
+	}
+	if t != nil && t.State == taskPlanned {
 		err = s.c.publishTask(ctx, j, t)
 		released = err == nil
 	}
@@ -246,7 +251,7 @@ func (s *scheduler) unpop(job, task string) {
 	defer s.mu.Unlock()
 	h := s.jobs[job]
 	if h == nil {
-		h = &heldJob{held: map[string]bool{}}
+		h = &heldJob{held: map[string]bool{}, turn: s.turn}
 		s.jobs[job] = h
 	}
 	if !h.held[task] {
