@@ -234,9 +234,7 @@ func (c *Coordinator) continueReplan(ctx context.Context, job string, t *taskRec
 			return err
 		}
 		if child.State == taskPlanned {
-			if err := c.publishTask(ctx, j, child); err != nil {
-				return err
-			}
+			c.sched.add(job, j.Created, child.ID)
 		}
 	}
 	_, err = updateRecord(ctx, c.in.taskKV, taskKey(job, t.ID), func(r *taskRecord) error {

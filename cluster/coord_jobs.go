@@ -106,10 +106,9 @@ func (c *Coordinator) planJob(ctx context.Context, j *jobRecord) (int, error) {
 		return 0, err
 	}
 	for _, t := range recs {
-		if err := c.publishTask(ctx, j2, t); err != nil {
-			return 0, err
-		}
+		c.sched.add(j2.ID, j2.Created, t.ID)
 	}
+	c.sched.poke()
 	return len(parts), c.maybeFinish(ctx, j.ID)
 }
 
@@ -164,7 +163,8 @@ func (c *Coordinator) addChunk(ctx context.Context, r chunkRequest) error {
 		return err
 	}
 	if t.State == taskPlanned {
-		return c.publishTask(ctx, j, t)
+		c.sched.add(j.ID, j.Created, t.ID)
+		c.sched.poke()
 	}
 	return nil
 }
@@ -278,6 +278,7 @@ func fillResult(res *JobResult, j *jobRecord) {
 	res.Written, res.Skipped, res.Failed, res.Rejected, res.FailedKeys = ct.Written, ct.Skipped, ct.Failed, ct.Rejected, ct.FailedKeys
 	res.Scanned, res.OtherTypes, res.Vanished, res.Duplicates, res.Nulls = ct.Scanned, ct.OtherTypes, ct.Vanished, ct.Duplicates, ct.Nulls
 	res.Matched, res.Deleted = ct.Matched, ct.Deleted
+	res.NonUTF8Keys = ct.NonUTF8Keys
 	p := progressOf(j, j.Finished)
 	res.Duration, res.RowsPerSec = p.Elapsed, p.RowsPerSec
 	if res.Attempts < j.Attempts {
@@ -466,14 +467,11 @@ func (c *Coordinator) repairJob(ctx context.Context, j *jobRecord) error {
 		return err
 	}
 	for _, t := range pending {
-		if now.Sub(t.Updated) < 10*time.Second { // possibly being queued by a request right now
-			continue
-		}
-		c.log.Info("queueing task left planned", "job", j.ID, "task", t.ID)
-		if err := c.publishTask(ctx, j, t); err != nil {
-			return err
+		if c.sched.add(j.ID, j.Created, t.ID) {
+			c.log.Debug("holding a planned task for release", "job", j.ID, "task", t.ID)
 		}
 	}
+	c.sched.poke()
 	for _, t := range replacing {
 		if err := c.continueReplan(ctx, j.ID, t); err != nil {
 			return err

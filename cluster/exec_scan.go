@@ -102,7 +102,7 @@ func (e *shardExecutor) Scan(ctx context.Context, spec *JobSpec, raw json.RawMes
 		BatchSize: sc.BatchSize, Count: sc.Count, FetchAll: sc.FetchAll,
 	}, emit)
 	ct := counts{Rows: st.Rows, Scanned: st.Scanned, OtherTypes: st.OtherTypes, Vanished: st.Vanished,
-		Duplicates: st.Duplicates, Restarts: int64(st.Restarts), Nulls: st.Invalid}
+		Duplicates: st.Duplicates, Restarts: int64(st.Restarts), Nulls: st.Invalid, NonUTF8Keys: st.NonUTF8Keys}
 	return ct, restartError(p, err)
 }
 

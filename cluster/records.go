@@ -184,6 +184,8 @@ type counts struct {
 	Duplicates int64            `json:"duplicates,omitempty"`
 	Restarts   int64            `json:"restarts,omitempty"`
 	Nulls      map[string]int64 `json:"nulls,omitempty"`
+
+	NonUTF8Keys int64 `json:"non_utf8_keys,omitempty"` // scan: keys escaped in the key column
 	// delete
 	Matched int64 `json:"matched,omitempty"`
 	Deleted int64 `json:"deleted,omitempty"`
@@ -207,6 +209,7 @@ func (c *counts) add(o counts) {
 	c.Vanished += o.Vanished
 	c.Duplicates += o.Duplicates
 	c.Restarts += o.Restarts
+	c.NonUTF8Keys += o.NonUTF8Keys
 	for k, v := range o.Nulls {
 		if c.Nulls == nil {
 			c.Nulls = make(map[string]int64)

@@ -67,6 +67,8 @@ type JobResult struct {
 	Vanished   int64            `json:"vanished,omitempty"`    // keys deleted between SCAN and read
 	Duplicates int64            `json:"duplicates,omitempty"`  // duplicate keys dropped
 	Nulls      map[string]int64 `json:"nulls,omitempty"`       // per field: unparsable values turned null
+	// NonUTF8Keys: keys that are not valid UTF-8, escaped in the key column.
+	NonUTF8Keys int64 `json:"non_utf8_keys,omitempty"`
 	// Delete.
 	Matched int64 `json:"matched,omitempty"`
 	Deleted int64 `json:"deleted,omitempty"`

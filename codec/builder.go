@@ -34,6 +34,7 @@ type RecordBuilder struct {
 	cols    []column
 	invalid []int64
 	rows    int
+	nonUTF8 int64 // keys that were not valid UTF-8
 
 	// scratch for AppendMap
 	vals []string
@@ -123,7 +124,7 @@ func (b *RecordBuilder) Append(key string, values []string, present []bool, ttl 
 		}
 	}
 	if b.key != nil {
-		b.key.Append(key)
+		b.appendKey(key)
 	}
 	for i := range b.cols {
 		col := &b.cols[i]
@@ -154,6 +155,24 @@ func (b *RecordBuilder) Append(key string, values []string, present []bool, ttl 
 	b.rows++
 	return nil
 }
+
+// appendKey appends key in the form Meta.KeyEncoding asks for (the key
+// column is utf8, so bytes that are not UTF-8 are always escaped).
+func (b *RecordBuilder) appendKey(key string) {
+	valid := utf8.ValidString(key)
+	if !valid {
+		b.nonUTF8++
+	}
+	if valid && b.opts.Meta.KeyEncoding != KeyEscape {
+		b.key.Append(key)
+		return
+	}
+	b.key.Append(EscapeBytes(key))
+}
+
+// NonUTF8Keys returns how many keys appended since the builder was created
+// were not valid UTF-8 (and so are escaped in the key column).
+func (b *RecordBuilder) NonUTF8Keys() int64 { return b.nonUTF8 }
 
 // check returns a *ParseError for the first present, non-empty value that
 // does not parse (Strict mode), counting it in Invalid.
@@ -273,14 +292,15 @@ func (b *RecordBuilder) NewRecordBatch() arrow.RecordBatch {
 	return b.rb.NewRecordBatch()
 }
 
-// Invalid returns, per field name, how many present values did not parse
+// Invalid returns, per field name (a name that is not valid UTF-8 in the
+// escaped form, as in column names), how many present values did not parse
 // under the field's type since the builder was created (NewRecordBatch does
 // not reset it). Fields without invalid values are omitted.
 func (b *RecordBuilder) Invalid() map[string]int64 {
 	out := make(map[string]int64)
 	for i, n := range b.invalid {
 		if n > 0 {
-			out[b.schema.Fields[i].Name] = n
+			out[EscapeInvalid(b.schema.Fields[i].Name)] = n
 		}
 	}
 	return out

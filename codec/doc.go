@@ -63,6 +63,35 @@
 // ErrInvalidValue) and the row is not appended. No value is trimmed: " 1"
 // is not an int64.
 //
+// # Bytes that are not UTF-8
+//
+// Redis keys, field names and values are byte strings, while Arrow utf8
+// columns, column names, CSV and NDJSON must be valid UTF-8 (Polars and
+// PyArrow refuse a whole file otherwise). codec never writes invalid UTF-8
+// and never changes bytes silently; it uses one lossless escaped form
+// (EscapeBytes, reversed by UnescapeBytes): valid UTF-8 characters as they
+// are, a backslash as \\, and each byte that is not part of a valid UTF-8
+// sequence as \xHH (lowercase hex). So:
+//
+//	what                      rule
+//	key (key column)          KeyText (default): valid UTF-8 as is, any other key
+//	                          escaped and counted (RecordBuilder.NonUTF8Keys);
+//	                          KeyEscape: every key escaped, so each decodes back
+//	                          exactly (under KeyText a valid key that contains
+//	                          "\xHH" text looks escaped)
+//	field name                any bytes; a name that is not UTF-8 is the Arrow
+//	                          column name and the Invalid() key in escaped form
+//	                          (EscapeInvalid), and is written escaped with
+//	                          "name_escaped":true in schema files, inference
+//	                          output and Inferrer state, which read it back
+//	utf8 value                not UTF-8: an unparsable value like any other,
+//	                          null and counted in Invalid (Strict: *ParseError)
+//
+// A schema file that holds raw invalid bytes is an error (JSON decoders
+// would replace them by U+FFFD, and the field would silently scan as null).
+// Values are not escaped because a utf8 column must carry the value itself:
+// store binary data encoded (hex, base64) to scan it.
+//
 // # Formatting typed values (write side)
 //
 // int64 in decimal; float64 in the shortest text that parses back to the
@@ -102,11 +131,13 @@
 // The command-line spec is "name:type,name:type" (spaces around names and
 // types ignored; the type follows the last colon, so names may contain
 // colons but not commas). The JSON file form is
-// {"fields":[{"name":"age","type":"int64"}]}; inference output adds an
+// {"fields":[{"name":"age","type":"int64"}]} (a name that is not UTF-8:
+// escaped, with "name_escaped":true); inference output adds an
 // "inference" section and is read unchanged by ReadSchemaFile. LoadSchemaArg
 // takes "@path" for a file and anything else as a spec.
 //
-// Scan output has, in order, the key column (_key, utf8), the schema
+// Scan output has, in order, the key column (_key, utf8, in the form
+// MetaColumns.KeyEncoding selects), the schema
 // fields, the TTL column (_ttl, int64 seconds, -1 = no expiry) and the row
 // index column (_index, uint64). Their names are set by MetaColumns ("" =
 // not produced); a schema field with the name of a metadata column is an

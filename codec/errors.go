@@ -41,6 +41,10 @@ var (
 	// written as a utf8 value.
 	ErrInvalidUTF8 = errors.New("invalid UTF-8")
 
+	// ErrInvalidEscape: text in the escaped form (EscapeBytes) with a
+	// backslash that starts neither \\ nor \xHH.
+	ErrInvalidEscape = errors.New("invalid escape")
+
 	// ErrSchemaMismatch: a record batch whose columns do not match the
 	// schema a RowEncoder or RecordBuilder was built for.
 	ErrSchemaMismatch = errors.New("schema mismatch")

@@ -195,8 +195,9 @@ func (fc *fieldCounts) choose(threshold float64) Type {
 
 // Result computes the inference over the evidence so far. Fields are in
 // ascending byte order of their names (deterministic however the sample
-// was split or ordered). Field names that cannot be schema fields (empty,
-// or not valid UTF-8) are listed in Skipped instead.
+// was split or ordered). A field name that is not valid UTF-8 is a field
+// like any other (its JSON form is escaped, see Field); an empty field name
+// cannot be a schema field and is listed in Skipped instead.
 func (in *Inferrer) Result() *Inference {
 	names := make([]string, 0, len(in.fields))
 	for k := range in.fields {
@@ -268,6 +269,39 @@ type FieldInference struct {
 	InferredType Type `json:"inferred_type,omitempty"`
 }
 
+// fieldInferenceJSON is the JSON form of a FieldInference.
+type fieldInferenceJSON struct {
+	fieldInferencePlain
+	NameEscaped bool `json:"name_escaped,omitempty"`
+}
+
+type fieldInferencePlain FieldInference
+
+// MarshalJSON writes the fields above; a name that is not valid UTF-8 is
+// escaped and flagged "name_escaped":true, as in Field.
+func (fi FieldInference) MarshalJSON() ([]byte, error) {
+	v := fieldInferenceJSON{fieldInferencePlain: fieldInferencePlain(fi)}
+	if !utf8.ValidString(fi.Name) {
+		v.Name, v.NameEscaped = EscapeBytes(fi.Name), true
+	}
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (fi *FieldInference) UnmarshalJSON(b []byte) error {
+	var v fieldInferenceJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	name, err := jsonName(v.Name, v.NameEscaped)
+	if err != nil {
+		return err
+	}
+	*fi = FieldInference(v.fieldInferencePlain)
+	fi.Name = name
+	return nil
+}
+
 // setType sets the type and the figures that depend on it.
 func (fi *FieldInference) setType(t Type) {
 	fi.Type = t
@@ -293,13 +327,14 @@ func (r *Inference) summarize() {
 	}
 }
 
-// LowConfidenceFields returns, in schema order, the fields whose
-// confidence is below threshold (all-null fields have confidence 0).
+// LowConfidenceFields returns, in schema order, the names of the fields
+// whose confidence is below threshold (all-null fields have confidence 0);
+// a name that is not valid UTF-8 in the escaped form (EscapeInvalid).
 func (r *Inference) LowConfidenceFields(threshold float64) []string {
 	var out []string
 	for _, f := range r.Fields {
 		if f.Confidence < threshold {
-			out = append(out, f.Name)
+			out = append(out, EscapeInvalid(f.Name))
 		}
 	}
 	return out
@@ -419,9 +454,10 @@ type inferrerState struct {
 }
 
 type fieldCountsState struct {
-	Name       string         `json:"name"`
-	Values     int64          `json:"values"`
-	Candidates map[Type]int64 `json:"candidates"`
+	Name        string         `json:"name"`
+	NameEscaped bool           `json:"name_escaped,omitempty"` // Name is in the escaped form
+	Values      int64          `json:"values"`
+	Candidates  map[Type]int64 `json:"candidates"`
 }
 
 // MarshalJSON writes the accumulated state (fields sorted by name).
@@ -437,6 +473,11 @@ func (in *Inferrer) MarshalJSON() ([]byte, error) {
 		st.Fields = append(st.Fields, fieldCountsState{Name: name, Values: fc.values, Candidates: c})
 	}
 	sort.Slice(st.Fields, func(i, j int) bool { return st.Fields[i].Name < st.Fields[j].Name })
+	for i, f := range st.Fields {
+		if !utf8.ValidString(f.Name) {
+			st.Fields[i].Name, st.Fields[i].NameEscaped = EscapeBytes(f.Name), true
+		}
+	}
 	return json.Marshal(st)
 }
 
@@ -452,6 +493,11 @@ func (in *Inferrer) UnmarshalJSON(b []byte) error {
 	}
 	fields := make(map[string]*fieldCounts, len(st.Fields))
 	for _, f := range st.Fields {
+		name, err := jsonName(f.Name, f.NameEscaped)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidState, err)
+		}
+		f.Name = name
 		if _, dup := fields[f.Name]; dup {
 			return fmt.Errorf("%w: field %q listed twice", ErrInvalidState, f.Name)
 		}

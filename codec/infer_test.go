@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func inferOf(t *testing.T, threshold float64, hashes []map[string]string) *Inference {
@@ -188,13 +189,41 @@ func TestInferAllNull(t *testing.T) {
 	}
 }
 
-func TestInferSkipsUnusableNames(t *testing.T) {
-	r := inferOf(t, 0.9, []map[string]string{{"": "x", "ok": "1", "\xff": "2"}})
-	if r.Schema.Spec() != "ok:int64" || len(r.Skipped) != 2 {
+// TestInferNamesNotUTF8: an empty name cannot be a field and is listed in
+// Skipped; a name that is not UTF-8 is a field, and survives the JSON of
+// the inference (read back as a schema file) and of the Inferrer state.
+func TestInferNamesNotUTF8(t *testing.T) {
+	r := inferOf(t, 0.9, []map[string]string{{"": "x", "ok": "1", "\xff\\": "2"}})
+	if r.Schema.Spec() != "ok:int64,\xff\\:int64" || len(r.Skipped) != 1 {
 		t.Errorf("schema %q skipped %v", r.Schema.Spec(), r.Skipped)
 	}
 	if err := r.Schema.Validate(); err != nil {
 		t.Errorf("inferred schema invalid: %v", err)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !utf8.Valid(b) || !strings.Contains(string(b), `"name":"\\xff\\\\","type":"int64","name_escaped":true`) {
+		t.Fatalf("inference JSON: %s", b)
+	}
+	s, err := ParseSchemaJSON(b, "")
+	if err != nil || !reflect.DeepEqual(s, r.Schema) {
+		t.Fatalf("schema read back = %+v, %v; want %+v", s, err, r.Schema)
+	}
+	var back Inference
+	if err := json.Unmarshal(b, &back); err != nil || back.Fields[1].Name != "\xff\\" {
+		t.Fatalf("inference read back: %+v, %v", back.Fields, err)
+	}
+	in := NewInferrer(InferOptions{})
+	in.AddHash(map[string]string{"\xfe": "1"})
+	st, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in2 := NewInferrer(InferOptions{})
+	if err := json.Unmarshal(st, in2); err != nil || in2.Result().Schema.Spec() != "\xfe:int64" {
+		t.Fatalf("inferrer state %s read back: %v", st, err)
 	}
 }
 

@@ -12,10 +12,51 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 )
 
-// Field is one named, typed hash field.
+// Field is one named, typed hash field. Its JSON form is
+// {"name":"age","type":"int64"}; a name that is not valid UTF-8 (JSON
+// strings cannot hold it) is written in the escaped form with
+// "name_escaped":true, e.g. {"name":"caf\\xe9","type":"utf8","name_escaped":true}.
 type Field struct {
 	Name string `json:"name"`
 	Type Type   `json:"type"`
+}
+
+// fieldJSON is the JSON form of a Field.
+type fieldJSON struct {
+	Name        string `json:"name"`
+	Type        Type   `json:"type"`
+	NameEscaped bool   `json:"name_escaped,omitempty"`
+}
+
+// MarshalJSON writes the JSON form, escaping a name that is not valid UTF-8.
+func (f Field) MarshalJSON() ([]byte, error) {
+	v := fieldJSON{Name: f.Name, Type: f.Type}
+	if !utf8.ValidString(f.Name) {
+		v.Name, v.NameEscaped = EscapeBytes(f.Name), true
+	}
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON reads the JSON form.
+func (f *Field) UnmarshalJSON(b []byte) error {
+	var v fieldJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	name, err := jsonName(v.Name, v.NameEscaped)
+	if err != nil {
+		return err
+	}
+	*f = Field{Name: name, Type: v.Type}
+	return nil
+}
+
+// jsonName returns a name read from JSON, unescaped if escaped is set.
+func jsonName(name string, escaped bool) (string, error) {
+	if !escaped {
+		return name, nil
+	}
+	return UnescapeBytes(name)
 }
 
 // Schema is an ordered list of uniquely named fields. Its JSON form,
@@ -25,7 +66,10 @@ type Schema struct {
 }
 
 // NewSchema returns a schema of the given fields after validating them:
-// at least one field, names non-empty valid UTF-8 and unique, types valid.
+// at least one field, names non-empty and unique, types valid. A name may
+// hold any bytes (Redis field names are byte strings); one that is not
+// valid UTF-8 is written in the escaped form (EscapeBytes) in schema files
+// and as an Arrow column name (EscapeInvalid).
 func NewSchema(fields ...Field) (*Schema, error) {
 	s := &Schema{Fields: append([]Field(nil), fields...)}
 	if err := s.Validate(); err != nil {
@@ -58,9 +102,6 @@ func (s *Schema) Validate() error {
 func checkName(name string) error {
 	if name == "" {
 		return errors.New("empty field name")
-	}
-	if !utf8.ValidString(name) {
-		return fmt.Errorf("field name %q is not valid UTF-8", name)
 	}
 	return nil
 }
@@ -142,6 +183,10 @@ func ParseSchemaJSON(b []byte, source string) (*Schema, error) {
 	if source == "" {
 		source = "schema JSON"
 	}
+	if !utf8.Valid(b) {
+		return nil, &SpecError{Source: source, Offset: -1, Err: ErrInvalidSchema,
+			Msg: fmt.Sprintf(`byte %d is not valid UTF-8: write a field name that is not UTF-8 escaped (\\ for a backslash, \xHH per byte) with "name_escaped":true`, invalidUTF8Offset(b))}
+	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(b, &top); err != nil {
 		return nil, &SpecError{Source: source, Offset: -1, Err: ErrInvalidSchema, Msg: jsonErrorMsg(b, err) +
@@ -168,8 +213,9 @@ func ParseSchemaJSON(b []byte, source string) (*Schema, error) {
 	seen := map[string]int{}
 	for i, e := range entries {
 		var fe struct {
-			Name *string `json:"name"`
-			Type *string `json:"type"`
+			Name        *string `json:"name"`
+			Type        *string `json:"type"`
+			NameEscaped bool    `json:"name_escaped"`
 		}
 		dec := json.NewDecoder(bytes.NewReader(e))
 		dec.DisallowUnknownFields()
@@ -182,9 +228,14 @@ func ParseSchemaJSON(b []byte, source string) (*Schema, error) {
 			return nil, &SpecError{Source: source, Entry: i + 1, Offset: -1, Text: text, Err: ErrInvalidSchema,
 				Msg: `needs both "name" and "type"`}
 		}
-		if err := checkName(*fe.Name); err != nil {
+		name, err := jsonName(*fe.Name, fe.NameEscaped)
+		if err == nil {
+			err = checkName(name)
+		}
+		if err != nil {
 			return nil, &SpecError{Source: source, Entry: i + 1, Offset: -1, Text: text, Err: ErrInvalidSchema, Msg: err.Error()}
 		}
+		fe.Name = &name
 		t, err := ParseType(*fe.Type)
 		if err != nil {
 			return nil, &SpecError{Source: source, Entry: i + 1, Offset: -1, Text: text, Err: ErrUnknownType, Msg: err.Error()}
@@ -197,6 +248,18 @@ func ParseSchemaJSON(b []byte, source string) (*Schema, error) {
 		fields = append(fields, Field{Name: *fe.Name, Type: t})
 	}
 	return &Schema{Fields: fields}, nil
+}
+
+// invalidUTF8Offset is the byte offset of the first invalid UTF-8 in b.
+func invalidUTF8Offset(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
 }
 
 // jsonErrorMsg describes a JSON decoding error with line and column.
@@ -302,6 +365,33 @@ type MetaColumns struct {
 	Key   string `json:"key"`   // Redis key, utf8, never null
 	TTL   string `json:"ttl"`   // remaining TTL in seconds, int64, -1 = no expiry
 	Index string `json:"index"` // row number in the output, uint64
+	// KeyEncoding: how keys go into the key column ("" = KeyText).
+	KeyEncoding KeyEncoding `json:"key_encoding,omitempty"`
+}
+
+// KeyEncoding selects the form of Redis keys in the key column, which is
+// utf8 and so cannot hold bytes that are not valid UTF-8.
+type KeyEncoding string
+
+const (
+	// KeyText: a key that is valid UTF-8 as it is; any other key in the
+	// escaped form (EscapeBytes), counted by RecordBuilder.NonUTF8Keys.
+	// Readable, and lossless unless a valid key itself looks escaped.
+	KeyText KeyEncoding = "text"
+	// KeyEscape: every key in the escaped form (a backslash doubled,
+	// invalid bytes as \xHH): UnescapeBytes gives back every key exactly.
+	KeyEscape KeyEncoding = "escape"
+)
+
+// ParseKeyEncoding accepts "" (KeyText), "text" and "escape".
+func ParseKeyEncoding(s string) (KeyEncoding, error) {
+	switch k := KeyEncoding(strings.ToLower(strings.TrimSpace(s))); k {
+	case "", KeyText:
+		return KeyText, nil
+	case KeyEscape:
+		return k, nil
+	}
+	return "", fmt.Errorf("%w: key encoding %q (want text or escape)", ErrInvalidOptions, s)
 }
 
 // DefaultMetaColumns returns {Key: "_key", TTL: "_ttl", Index: "_index"}.
@@ -321,12 +411,22 @@ func (s *Schema) ArrowSchema(meta MetaColumns) (*arrow.Schema, error) {
 	if err := s.checkMeta(meta); err != nil {
 		return nil, err
 	}
+	if _, err := ParseKeyEncoding(string(meta.KeyEncoding)); err != nil {
+		return nil, err
+	}
 	fields := make([]arrow.Field, 0, len(s.Fields)+3)
 	if meta.Key != "" {
 		fields = append(fields, arrow.Field{Name: meta.Key, Type: arrow.BinaryTypes.String})
 	}
+	cols := make(map[string]string, len(s.Fields))
 	for _, f := range s.Fields {
-		fields = append(fields, arrow.Field{Name: f.Name, Type: f.Type.ArrowType(), Nullable: true})
+		name := EscapeInvalid(f.Name)
+		if other, dup := cols[name]; dup {
+			return nil, fmt.Errorf("%w: fields %q and %q both give the column name %q (a name that is not valid UTF-8 is written escaped); rename one",
+				ErrColumnCollision, other, f.Name, name)
+		}
+		cols[name] = f.Name
+		fields = append(fields, arrow.Field{Name: name, Type: f.Type.ArrowType(), Nullable: true})
 	}
 	if meta.TTL != "" {
 		fields = append(fields, arrow.Field{Name: meta.TTL, Type: arrow.PrimitiveTypes.Int64})

@@ -68,6 +68,8 @@ type ScanStats struct {
 	Calls      int64            `json:"calls"`    // SCAN / slot listing calls
 	Retries    int64            `json:"retries"`  // SCAN calls discarded at the partition end
 	Followed   int64            `json:"followed"` // slots listed again on other nodes because they moved
+
+	NonUTF8Keys int64 `json:"non_utf8_keys,omitempty"` // keys not valid UTF-8, escaped in the key column
 }
 
 // ScanPartition scans one partition and emits its hashes as Arrow record
@@ -97,7 +99,7 @@ func ScanPartition(ctx context.Context, c *Client, p Partition, opts ScanOptions
 	defer func() {
 		stats.Scanned, stats.Duplicates, stats.Calls, stats.Retries = st.scanned, st.duplicates, st.calls, st.retries
 		stats.Followed = st.followed
-		stats.Invalid = b.Invalid()
+		stats.Invalid, stats.NonUTF8Keys = b.Invalid(), b.NonUTF8Keys()
 	}()
 	src, err := openSource(ctx, c, p, sourceOptions{pattern: opts.Pattern, count: opts.Count, window: opts.DedupWindow}, &st)
 	if err != nil {

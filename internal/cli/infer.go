@@ -204,7 +204,7 @@ func writeInference(w io.Writer, inf *codec.Inference) {
 		if f.InferredType != 0 {
 			typ += "*"
 		}
-		fmt.Fprintf(w, "  %-20s %-9s %9.1f%% %7.1f%% %8d\n", f.Name, typ, f.Confidence*100, f.NullRatio*100, f.Invalid)
+		fmt.Fprintf(w, "  %-20s %-9s %9.1f%% %7.1f%% %8d\n", codec.EscapeInvalid(f.Name), typ, f.Confidence*100, f.NullRatio*100, f.Invalid)
 	}
 	for _, line := range inferenceWarnings(inf) {
 		fmt.Fprintf(w, "  %s\n", line)

@@ -64,6 +64,13 @@ func TestParseLoadPrefixExplicitlyEmpty(t *testing.T) {
 	}
 }
 
+func TestParseScanKeyEncoding(t *testing.T) {
+	o := mustParse(t, "redstage", []string{"scan", "x:*", "--key-encoding", "escape", "--schema", "a:utf8", "-o", "a.csv"}, env(EnvRedisURL, "redis://r:6379")).Options.(*ScanOptions)
+	if o.Meta.KeyEncoding != codec.KeyEscape {
+		t.Errorf("key encoding %q, want escape", o.Meta.KeyEncoding)
+	}
+}
+
 func TestParseScan(t *testing.T) {
 	p := mustParse(t, "redstage", []string{"scan", "user:*", "--schema", "id:int64,name:utf8,age:int64", "--fields", "name,age",
 		"--include-ttl", "--row-index", "--sort", "--tasks", "8", "-o", "out/users.csv"}, env(EnvRedisURL, "redis://r:6379"))
@@ -74,7 +81,7 @@ func TestParseScan(t *testing.T) {
 	if got := o.Schema.Spec(); got != "name:utf8,age:int64" {
 		t.Errorf("projected schema %q", got)
 	}
-	want := codec.MetaColumns{Key: "_key", TTL: "_ttl", Index: "_index"}
+	want := codec.MetaColumns{Key: "_key", TTL: "_ttl", Index: "_index", KeyEncoding: codec.KeyText}
 	if o.Meta != want {
 		t.Errorf("meta %+v, want %+v", o.Meta, want)
 	}
@@ -176,6 +183,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown flag", "redstage", []string{"scan", "x:*", "-o", "a.parquet", "--nope"}, env(), ExitUsage, "unknown flag: --nope"},
 		{"scan without output", "redstage", []string{"scan", "x:*"}, env(), ExitUsage, "-o FILE"},
 		{"scan without pattern", "redstage", []string{"scan", "-o", "a.parquet"}, env(), ExitUsage, "needs a PATTERN"},
+		{"scan bad key encoding", "redstage", []string{"scan", "x:*", "--key-encoding", "binary", "-o", "a.parquet"}, env(), ExitUsage, "want text or escape"},
 		{"scan unknown type", "redstage", []string{"scan", "x:*", "--schema", "a:int65", "-o", "a.parquet"}, env(), ExitUsage, "int65"},
 		{"scan unknown field", "redstage", []string{"scan", "x:*", "--schema", "a:int64", "--fields", "b", "-o", "a.parquet"}, env(), ExitUsage, "b"},
 		{"scan bad extension", "redstage", []string{"scan", "x:*", "-o", "a.xlsx"}, env(), ExitUsage, ".xlsx"},

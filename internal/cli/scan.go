@@ -52,7 +52,7 @@ type ScanOptions struct {
 
 func (a *App) scanCommand(g *GlobalOptions) *cobra.Command {
 	o := &ScanOptions{Global: g}
-	var fields, format string
+	var fields, format, keyEnc string
 	cmd := &cobra.Command{
 		Use:   "scan PATTERN -o FILE|- [flags]",
 		Short: "Read the hashes matching PATTERN into a typed Parquet, CSV, NDJSON or Arrow file",
@@ -64,7 +64,15 @@ with -o -. The columns are: _key (unless --no-key), the schema's fields, _ttl
 Without --schema, a schema is inferred first from a sample of the hashes and
 printed to stderr with its confidence warnings. A value that does not parse
 under its field's type becomes null and is counted per field in the summary;
-with --strict it fails the job instead, naming the key and field.
+with --strict it fails the job instead, naming the key and field. A utf8 value
+that is not valid UTF-8 is such a value (null, counted).
+
+Output is always valid UTF-8 for its readers. A key that is not valid UTF-8 is
+written escaped (a backslash doubled, each invalid byte as \xHH) and counted as
+"non-UTF-8 keys"; --key-encoding escape escapes every key, so that each one
+decodes back to its exact bytes. A field name that is not valid UTF-8 becomes
+an escaped column name (and schema files keep it, escaped, with
+"name_escaped": true).
 
 Each key appears exactly once even though Redis SCAN may return it twice or a
 worker dies mid-scan. The output file is written under a temporary name and
@@ -76,7 +84,7 @@ renamed when complete: a failed scan leaves no partial file.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Pattern = args[0]
 			o.Fields = splitList(fields)
-			if err := o.finish(format); err != nil {
+			if err := o.finish(format, keyEnc); err != nil {
 				return err
 			}
 			if o.Output == "-" && a.StdoutTTY && !o.Force && binaryFormat(o.Format) {
@@ -98,6 +106,7 @@ renamed when complete: a failed scan leaves no partial file.`,
 	f.BoolVar(&o.IncludeTTL, "include-ttl", false, "add a _ttl column: seconds to expiry (-1 = none)")
 	f.BoolVar(&o.RowIndex, "row-index", false, "add a _index column numbering the output rows from 0")
 	f.BoolVar(&o.NoKey, "no-key", false, "leave out the _key column")
+	f.StringVar(&keyEnc, "key-encoding", "text", `_key form: text (keys as they are; a key that is not UTF-8 escaped, counted) or escape (every key escaped: \\ and \xHH, exactly reversible)`)
 	f.BoolVar(&o.Strict, "strict", false, "fail on a value that does not parse under its type (default: null, counted)")
 	f.BoolVar(&o.Sort, "sort", false, "write rows in key order (spills to --temp-dir; needs the key column)")
 	f.IntVar(&o.BatchSize, "batch-size", 0, "rows per record batch from the workers (default: shard's)")
@@ -110,7 +119,7 @@ renamed when complete: a failed scan leaves no partial file.`,
 	return cmd
 }
 
-func (o *ScanOptions) finish(format string) error {
+func (o *ScanOptions) finish(format, keyEnc string) error {
 	hint := "see: redstage scan --help"
 	if o.Output == "" {
 		return usageErrorf("add -o out.parquet (or -o - for an Arrow IPC stream on stdout)", "scan needs an output: -o FILE or -o -")
@@ -128,6 +137,11 @@ func (o *ScanOptions) finish(format string) error {
 		return usageErrorf("drop --no-key or --sort", "--sort orders rows by key, so it needs the key column: %w", cluster.ErrSortNeedsKey)
 	}
 	o.Meta = codec.DefaultMetaColumns()
+	enc, err := codec.ParseKeyEncoding(keyEnc)
+	if err != nil {
+		return usageErrorf("use --key-encoding text or --key-encoding escape", "--key-encoding %q: want text or escape", keyEnc)
+	}
+	o.Meta.KeyEncoding = enc
 	if o.NoKey {
 		o.Meta.Key = ""
 	}

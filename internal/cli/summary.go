@@ -48,6 +48,8 @@ type Summary struct {
 	Sampled    int64            `json:"sampled,omitempty"`
 	// LowConfidence: inferred fields below the threshold.
 	LowConfidence []string `json:"low_confidence_fields,omitempty"`
+	// NonUTF8Keys: keys that are not valid UTF-8, written escaped in _key.
+	NonUTF8Keys int64 `json:"non_utf8_keys,omitempty"`
 
 	Tasks int `json:"tasks,omitempty"`
 	// TasksRequested is --tasks when given; Tasks (what ran) can differ:
@@ -92,6 +94,7 @@ func (s *Summary) fromResult(r *cluster.JobResult) {
 	s.Written, s.Skipped, s.Failed, s.Rejected = r.Written, r.Skipped, r.Failed, r.Rejected
 	s.Scanned, s.OtherTypes, s.Vanished, s.Duplicates = r.Scanned, r.OtherTypes, r.Vanished, r.Duplicates
 	s.Matched, s.Deleted = r.Matched, r.Deleted
+	s.NonUTF8Keys = r.NonUTF8Keys
 	s.Tasks, s.Attempts, s.Bytes = r.Tasks, r.Attempts, r.Bytes
 	s.JobSeconds = r.Duration.Seconds()
 	if len(r.Nulls) > 0 {
@@ -242,6 +245,9 @@ func (s *Summary) writeHuman(w io.Writer) {
 		}
 		if s.Vanished > 0 {
 			line("keys vanished", s.Vanished, "deleted or expired while scanning")
+		}
+		if s.NonUTF8Keys > 0 {
+			line("non-UTF-8 keys", s.NonUTF8Keys, `written escaped in _key: \\ and \xHH (see --key-encoding)`)
 		}
 	case "delete":
 		line("keys matched", s.Matched, "")
