@@ -2,10 +2,8 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"runtime"
 	"slices"
 	"strconv"
@@ -273,25 +271,7 @@ func embeddedScan(ctx context.Context, c *Client, spec JobSpec) (int64, error) {
 		return 0, err
 	}
 	defer job.Close()
-	rr, err := job.Results(ctx, ResultOptions{})
-	if err != nil {
-		return 0, err
-	}
-	defer rr.Close()
-	var n int64
-	for {
-		rec, err := rr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return n, err
-		}
-		n += rec.NumRows()
-		rec.Release()
-	}
-	_, err = job.Wait(ctx)
-	return n, err
+	return drainScan(ctx, job)
 }
 
 // parallel runs fn(0..n-1) on one goroutine per CPU; first error wins.
