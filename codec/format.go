@@ -22,7 +22,7 @@ const (
 var Formats = []Format{FormatCSV, FormatParquet, FormatNDJSON, FormatArrow, FormatArrows}
 
 var formatAliases = map[string]Format{
-	"csv": FormatCSV, "tsv": FormatCSV,
+	"csv": FormatCSV, "tsv": FormatCSV, "tab": FormatCSV,
 	"parquet": FormatParquet, "pq": FormatParquet,
 	"ndjson": FormatNDJSON, "jsonl": FormatNDJSON, "json": FormatNDJSON, "jsonlines": FormatNDJSON,
 	"arrow": FormatArrow, "ipc": FormatArrow, "feather": FormatArrow, "arrow-file": FormatArrow,
@@ -37,7 +37,8 @@ var extFormats = map[string]Format{
 	".arrows": FormatArrows,
 }
 
-// ParseFormat parses a format name, case-insensitively: csv (tsv),
+// ParseFormat parses a format name, case-insensitively: csv (tsv, tab:
+// see FormatDelimiter),
 // parquet (pq), ndjson (jsonl, json, jsonlines), arrow (ipc, feather,
 // arrow-file), arrows (arrow-stream, stream).
 func ParseFormat(s string) (Format, error) {
@@ -47,18 +48,40 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("%w %q (want one of csv, parquet, ndjson, arrow, arrows)", ErrUnknownFormat, clip(s, 40))
 }
 
+// compressionExts are the extensions of compressed input: a file named
+// x.csv.gz is gzip-compressed CSV.
+var compressionExts = map[string]string{".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd"}
+
+// splitCompression returns path's extension (lower case) under any
+// compression extension, and the compression it names ("" = none).
+func splitCompression(path string) (ext, compression string) {
+	ext = strings.ToLower(filepath.Ext(path))
+	if c, ok := compressionExts[ext]; ok {
+		return strings.ToLower(filepath.Ext(strings.TrimSuffix(path, filepath.Ext(path)))), c
+	}
+	return ext, ""
+}
+
 // FormatFromPath returns the format implied by the file name extension
 // (case-insensitive): .csv .tsv .tab → csv; .parquet .pq → parquet;
 // .ndjson .jsonl .json → ndjson; .arrow .feather .ipc → arrow (IPC file);
-// .arrows → arrows (IPC stream). "-" (stdin/stdout) has no extension: give
-// the format explicitly.
+// .arrows → arrows (IPC stream). A trailing .gz, .gzip, .zst or .zstd
+// names a compressed file of the streamed formats (x.csv.gz, x.ndjson.zst);
+// Parquet and Arrow files compress internally and are refused compressed.
+// "-" (stdin/stdout) has no extension: give the format explicitly.
 func FormatFromPath(path string) (Format, error) {
 	if path == "-" {
 		return "", fmt.Errorf("%w: cannot tell the format of stdin/stdout (\"-\"): give the format explicitly (csv, ndjson, arrows, ...)", ErrUnknownFormat)
 	}
-	ext := strings.ToLower(filepath.Ext(path))
+	ext, comp := splitCompression(path)
 	if f, ok := extFormats[ext]; ok {
+		if comp != "" && !f.Streamable() {
+			return "", fmt.Errorf("%w: %s is %s-compressed %s; only csv, ndjson and arrows files are read compressed (decompress it first; %s compresses internally)", ErrUnknownFormat, path, comp, f, f)
+		}
 		return f, nil
+	}
+	if comp != "" {
+		return "", fmt.Errorf("%w: %s is %s-compressed but its inner extension %q is not one of .csv .tsv .ndjson .jsonl .json .arrows: give the format explicitly", ErrUnknownFormat, path, comp, ext)
 	}
 	if ext == "" {
 		return "", fmt.Errorf("%w: %s has no file extension: give the format explicitly (csv, parquet, ndjson, arrow, arrows)", ErrUnknownFormat, path)
@@ -97,8 +120,24 @@ func resolveFormat(f Format, path string) (Format, error) {
 	return f, nil
 }
 
-// isTSV reports whether path names a tab-separated file.
+// isTSV reports whether path names a tab-separated file (x.tsv, x.tab,
+// also compressed: x.tsv.gz).
 func isTSV(path string) bool {
-	ext := strings.ToLower(filepath.Ext(path))
+	ext, _ := splitCompression(path)
 	return ext == ".tsv" || ext == ".tab"
+}
+
+// IsTSV reports whether path names a tab-separated file by its extension
+// (.tsv or .tab, also under .gz/.zst).
+func IsTSV(path string) bool { return isTSV(path) }
+
+// FormatDelimiter returns the CSV delimiter a format name implies: tab for
+// "tsv" and "tab", 0 (the default) for every other name. ParseFormat maps
+// "tsv" to csv; callers pass the delimiter with it.
+func FormatDelimiter(name string) rune {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "tsv", "tab":
+		return '\t'
+	}
+	return 0
 }

@@ -54,6 +54,7 @@ type Inferrer struct {
 	opts   InferOptions
 	hashes int64
 	fields map[string]*fieldCounts
+	order  []string // field names in the order first seen
 }
 
 // fieldCounts is the evidence about one field.
@@ -78,11 +79,61 @@ func (in *Inferrer) SampleCount() int64 { return in.hashes }
 // AddHash adds one sampled hash. A field absent from the hash, or present
 // with an empty value, counts as a null for that field, whether the field
 // was seen before or only appears in later hashes.
+//
+// Redis does not keep the field order of large hashes, so fields first
+// seen in the same hash are taken in natural order (c2 before c10).
 func (in *Inferrer) AddHash(m map[string]string) {
 	in.hashes++
+	var fresh []string
 	for k, v := range m {
+		if _, seen := in.fields[k]; !seen {
+			fresh = append(fresh, k)
+			continue
+		}
 		in.add(k, v)
 	}
+	sort.Slice(fresh, func(i, j int) bool { return naturalLess(fresh[i], fresh[j]) })
+	for _, k := range fresh {
+		in.add(k, m[k])
+	}
+}
+
+// naturalLess orders strings with runs of ASCII digits compared as
+// numbers: "c2" < "c10"; ties (leading zeros) fall back to byte order.
+func naturalLess(a, b string) bool {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if isDigit(a[i]) && isDigit(b[j]) {
+			ei, ej := digitRun(a, i), digitRun(b, j)
+			na, nb := strings.TrimLeft(a[i:ei], "0"), strings.TrimLeft(b[j:ej], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			i, j = ei, ej
+			continue
+		}
+		if a[i] != b[j] {
+			return a[i] < b[j]
+		}
+		i++
+		j++
+	}
+	if len(a)-i != len(b)-j {
+		return len(a)-i < len(b)-j
+	}
+	return a < b
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func digitRun(s string, i int) int {
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	return i
 }
 
 // AddRow adds one sampled row given as parallel name and value slices (for
@@ -104,6 +155,7 @@ func (in *Inferrer) add(k, v string) {
 	if fc == nil {
 		fc = &fieldCounts{}
 		in.fields[k] = fc
+		in.order = append(in.order, k)
 	}
 	if v == "" {
 		return
@@ -113,6 +165,11 @@ func (in *Inferrer) add(k, v string) {
 		return // fits no type, not even utf8
 	}
 	fc.cand[Utf8]++
+	if numberKeepsText(v) {
+		if _, ok := ParseFloat64(v); ok {
+			return // 007, +49 123: a number column would drop the zeros or sign
+		}
+	}
 	if _, ok := ParseInt64(v); ok {
 		// every int64 text is also a float64 text
 		fc.cand[Int64]++
@@ -145,7 +202,25 @@ func (in *Inferrer) add(k, v string) {
 	}
 }
 
-// Merge adds other's evidence to in. The threshold of in is kept.
+// numberKeepsText reports whether v, if it is a number, has text that a
+// number column would not keep: a leading + or a leading zero before
+// another digit (0049123, 01234, -007, 00.5). Such values are utf8 to
+// inference (phone numbers, zip codes, account numbers).
+func numberKeepsText(v string) bool {
+	if v == "" {
+		return false
+	}
+	if v[0] == '+' {
+		return true
+	}
+	if v[0] == '-' {
+		v = v[1:]
+	}
+	return len(v) >= 2 && v[0] == '0' && isDigit(v[1])
+}
+
+// Merge adds other's evidence to in. The threshold of in is kept; fields
+// new to in follow its own in other's order.
 func (in *Inferrer) Merge(other *Inferrer) {
 	if other == nil {
 		return
@@ -154,17 +229,43 @@ func (in *Inferrer) Merge(other *Inferrer) {
 		in.fields = map[string]*fieldCounts{}
 	}
 	in.hashes += other.hashes
-	for k, o := range other.fields {
+	for _, k := range other.names() {
+		o := other.fields[k]
 		fc := in.fields[k]
 		if fc == nil {
 			fc = &fieldCounts{}
 			in.fields[k] = fc
+			in.order = append(in.order, k)
 		}
 		fc.values += o.values
 		for i := range fc.cand {
 			fc.cand[i] += o.cand[i]
 		}
 	}
+}
+
+// names returns the field names in the order first seen.
+func (in *Inferrer) names() []string {
+	if len(in.order) == len(in.fields) {
+		return in.order
+	}
+	seen := make(map[string]bool, len(in.order))
+	names := make([]string, 0, len(in.fields))
+	for _, k := range in.order {
+		if _, ok := in.fields[k]; ok && !seen[k] {
+			seen[k] = true
+			names = append(names, k)
+		}
+	}
+	var rest []string
+	for k := range in.fields {
+		if !seen[k] {
+			rest = append(rest, k)
+		}
+	}
+	sort.Slice(rest, func(i, j int) bool { return naturalLess(rest[i], rest[j]) })
+	in.order = append(names, rest...)
+	return in.order
 }
 
 // preference lists the types from most to least specific. int64 precedes
@@ -194,16 +295,12 @@ func (fc *fieldCounts) choose(threshold float64) Type {
 }
 
 // Result computes the inference over the evidence so far. Fields are in
-// ascending byte order of their names (deterministic however the sample
-// was split or ordered). A field name that is not valid UTF-8 is a field
-// like any other (its JSON form is escaped, see Field); an empty field name
-// cannot be a schema field and is listed in Skipped instead.
+// the order first seen (see AddHash, AddRow and Merge). A field name that
+// is not valid UTF-8 is a field like any other (its JSON form is escaped,
+// see Field); an empty field name cannot be a schema field and is listed
+// in Skipped instead.
 func (in *Inferrer) Result() *Inference {
-	names := make([]string, 0, len(in.fields))
-	for k := range in.fields {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := in.names()
 	r := &Inference{
 		Schema:      &Schema{Fields: make([]Field, 0, len(names))},
 		SampleCount: int(in.hashes),
@@ -460,10 +557,11 @@ type fieldCountsState struct {
 	Candidates  map[Type]int64 `json:"candidates"`
 }
 
-// MarshalJSON writes the accumulated state (fields sorted by name).
+// MarshalJSON writes the accumulated state (fields in the order first seen).
 func (in *Inferrer) MarshalJSON() ([]byte, error) {
 	st := inferrerState{Threshold: in.opts.threshold(), Hashes: in.hashes, Fields: make([]fieldCountsState, 0, len(in.fields))}
-	for name, fc := range in.fields {
+	for _, name := range in.names() {
+		fc := in.fields[name]
 		c := make(map[Type]int64, len(Types))
 		for _, t := range Types {
 			if fc.cand[t] != 0 || t == Utf8 {
@@ -472,7 +570,6 @@ func (in *Inferrer) MarshalJSON() ([]byte, error) {
 		}
 		st.Fields = append(st.Fields, fieldCountsState{Name: name, Values: fc.values, Candidates: c})
 	}
-	sort.Slice(st.Fields, func(i, j int) bool { return st.Fields[i].Name < st.Fields[j].Name })
 	for i, f := range st.Fields {
 		if !utf8.ValidString(f.Name) {
 			st.Fields[i].Name, st.Fields[i].NameEscaped = EscapeBytes(f.Name), true
@@ -492,12 +589,14 @@ func (in *Inferrer) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("%w: negative hash count %d", ErrInvalidState, st.Hashes)
 	}
 	fields := make(map[string]*fieldCounts, len(st.Fields))
+	order := make([]string, 0, len(st.Fields))
 	for _, f := range st.Fields {
 		name, err := jsonName(f.Name, f.NameEscaped)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalidState, err)
 		}
 		f.Name = name
+		order = append(order, f.Name)
 		if _, dup := fields[f.Name]; dup {
 			return fmt.Errorf("%w: field %q listed twice", ErrInvalidState, f.Name)
 		}
@@ -513,7 +612,7 @@ func (in *Inferrer) UnmarshalJSON(b []byte) error {
 		}
 		fields[f.Name] = fc
 	}
-	*in = Inferrer{opts: InferOptions{Threshold: st.Threshold}, hashes: st.Hashes, fields: fields}
+	*in = Inferrer{opts: InferOptions{Threshold: st.Threshold}, hashes: st.Hashes, fields: fields, order: order}
 	in.opts.Threshold = in.opts.threshold()
 	return nil
 }

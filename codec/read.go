@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 )
 
 // Defaults of ReadOptions.
@@ -32,6 +35,14 @@ type ReadOptions struct {
 	// A non-nil empty slice has no markers: an unquoted empty field is then
 	// an empty string in a utf8 column (still null in other columns).
 	SampleRows int  // CSV/NDJSON rows sampled for inference; 0 = DefaultSampleRows
+	// Text keeps the text of CSV and NDJSON values when no Schema is given:
+	// every column is utf8 holding each value exactly as the file has it
+	// (a CSV field's text, a JSON string's content, a JSON number's literal,
+	// true/false, nested values as compact JSON), so "007" stays "007" and
+	// 1e3 stays "1e3". Inference still runs over the sample and its types
+	// are reported by InferredSchema. Ignored for Parquet and Arrow and
+	// when Schema is set.
+	Text bool
 	NoHeader   bool // CSV: the first line is data; columns are column_1, ...
 	// Allocator for Arrow memory; nil = memory.DefaultAllocator.
 	Allocator memory.Allocator
@@ -111,6 +122,33 @@ type RecordReader interface {
 	Close() error
 }
 
+// InferredSchema returns the column types that inference chose for a CSV
+// or NDJSON reader opened without a schema (also in Text mode, where the
+// columns themselves are utf8), or nil for other readers.
+func InferredSchema(r RecordReader) *Schema {
+	switch x := r.(type) {
+	case *csvReader:
+		return x.inferredSchema
+	case *ndjsonReader:
+		return x.inferredSchema
+	}
+	return nil
+}
+
+// textFields returns the inferred fields as utf8 fields when opts.Text is
+// set, remembering the inferred types.
+func textFields(fields []Field, opts ReadOptions) (out []Field, inferred *Schema) {
+	inferred = &Schema{Fields: append([]Field(nil), fields...)}
+	if !opts.Text {
+		return fields, inferred
+	}
+	out = make([]Field, len(fields))
+	for i, f := range fields {
+		out[i] = Field{Name: f.Name, Type: Utf8}
+	}
+	return out, inferred
+}
+
 // OpenReader opens path for streaming reads. "-" reads stdin for the
 // formats that allow it (csv, ndjson, arrows; the format must then be given).
 // Errors are *FileError values.
@@ -149,13 +187,19 @@ func OpenReader(path string, opts ReadOptions) (RecordReader, error) {
 // readBufferSize is the size of the buffered reader over streamed input.
 const readBufferSize = 1 << 20
 
-// streamSource is buffered sequential input: a file or stdin.
+// streamSource is buffered sequential input: a file or stdin, decompressed
+// if it starts with the gzip or zstd magic number.
 type streamSource struct {
 	*bufio.Reader
-	c io.Closer // nil for stdin (not ours to close)
+	c   io.Closer // nil for stdin (not ours to close)
+	dec func()    // releases a decompressor; nil = none
 }
 
 func (s *streamSource) Close() error {
+	if s.dec != nil {
+		s.dec()
+		s.dec = nil
+	}
 	if s.c == nil {
 		return nil
 	}
@@ -164,19 +208,69 @@ func (s *streamSource) Close() error {
 	return c.Close()
 }
 
+// Magic numbers of the compressed inputs read transparently.
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+// decompress wraps s's reader in a decompressor when its first bytes are
+// the gzip or zstd magic number (neither can start a CSV, JSON or Arrow
+// stream). The file extension (.gz, .zst) is not needed: stdin works too.
+func (s *streamSource) decompress(path string) error {
+	head, _ := s.Peek(4)
+	switch {
+	case bytes.HasPrefix(head, gzipMagic):
+		zr, err := gzip.NewReader(s.Reader)
+		if err != nil {
+			return fileErr(path, fmt.Errorf("%w: reading gzip input: %v", ErrMalformedFile, err))
+		}
+		s.Reader = bufio.NewReaderSize(&decompressErr{r: zr, what: "gzip"}, readBufferSize)
+		s.dec = func() { _ = zr.Close() }
+	case bytes.HasPrefix(head, zstdMagic):
+		zr, err := zstd.NewReader(s.Reader, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return fileErr(path, fmt.Errorf("%w: reading zstd input: %v", ErrMalformedFile, err))
+		}
+		s.Reader = bufio.NewReaderSize(&decompressErr{r: zr, what: "zstd"}, readBufferSize)
+		s.dec = zr.Close
+	}
+	return nil
+}
+
+// decompressErr marks decompression errors as a malformed file.
+type decompressErr struct {
+	r    io.Reader
+	what string
+}
+
+func (d *decompressErr) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = fmt.Errorf("%w: decompressing %s input: %v", ErrMalformedFile, d.what, err)
+	}
+	return n, err
+}
+
 // openStream opens path, or stdin for "-", for sequential reading.
 func openStream(path string, f Format) (*streamSource, error) {
 	if path == "-" {
 		if !f.Streamable() {
 			return nil, fileErr(path, fmt.Errorf("%w: %s cannot be read from stdin; write it to a file and read that", ErrNotSeekable, f))
 		}
-		return &streamSource{Reader: bufio.NewReaderSize(os.Stdin, readBufferSize)}, nil
+		src := &streamSource{Reader: bufio.NewReaderSize(os.Stdin, readBufferSize)}
+		return src, src.decompress(path)
 	}
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, fileErr(path, err)
 	}
-	return &streamSource{Reader: bufio.NewReaderSize(fh, readBufferSize), c: fh}, nil
+	src := &streamSource{Reader: bufio.NewReaderSize(fh, readBufferSize), c: fh}
+	if err := src.decompress(path); err != nil {
+		src.Close()
+		return nil, err
+	}
+	return src, nil
 }
 
 // openSeekable opens path for formats that need random access.

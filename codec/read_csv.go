@@ -18,6 +18,8 @@ type csvReader struct {
 	sc       *csvScanner
 	opts     ReadOptions
 	inferred bool // column types come from inference (changes error hints)
+	// inferredSchema is what inference chose (nil with a schema).
+	inferredSchema *Schema
 
 	ncols    int   // fields per record
 	colField []int // file column → output field index, -1 = skipped
@@ -186,6 +188,7 @@ func (r *csvReader) infer() error {
 			r.fields[c].Type = res.Fields[j].Type
 		}
 	}
+	r.fields, r.inferredSchema = textFields(r.fields, r.opts)
 	return nil
 }
 
@@ -313,7 +316,7 @@ func (r *csvReader) appendRecord(rec *csvRecord) error {
 func (r *csvReader) valueErr(v []byte, t Type) error {
 	hint := "fix the value, or give the column another type in the schema"
 	if r.inferred {
-		hint = fmt.Sprintf("the type was inferred from the first %d rows; give the column's type in a schema (e.g. utf8) or sample more rows", r.opts.SampleRows)
+		hint = fmt.Sprintf("the type was inferred from the first %d rows; give the column's type in a schema (e.g. utf8), or sample more rows (redstage load --sample-rows)", r.opts.SampleRows)
 	}
 	return fmt.Errorf("%w: %q is not a valid %s (%s)", ErrInvalidValue, clip(string(v), 64), t, hint)
 }

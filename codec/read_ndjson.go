@@ -46,6 +46,8 @@ type ndjsonReader struct {
 	src      *streamSource
 	opts     ReadOptions
 	inferred bool
+	// inferredSchema is what inference chose (nil with a schema).
+	inferredSchema *Schema
 
 	lineNo   int // line of the value being read (for errors)
 	fileLine int // lines consumed from the file
@@ -166,6 +168,7 @@ func (r *ndjsonReader) infer() error {
 	if err := (&Schema{Fields: r.fields}).Validate(); err != nil {
 		return fileErr(r.path, err)
 	}
+	r.fields, r.inferredSchema = textFields(r.fields, r.opts)
 	return nil
 }
 
@@ -235,7 +238,14 @@ func (r *ndjsonReader) scanLine(line []byte, fn func(key []byte, v jsonValue) er
 	if !json.Valid(line) {
 		var x any
 		err := json.Unmarshal(line, &x)
-		return lineErr(r.path, r.lineNo, "", fmt.Errorf("%w: not valid JSON: %v", ErrMalformedFile, err))
+		hint := ""
+		switch line[0] {
+		case '[':
+			hint = "; the file looks like a JSON array spread over lines, but each line must be one whole JSON object (convert with: jq -c '.[]' FILE > FILE.ndjson)"
+		case '{':
+			hint = "; each line must be one whole JSON object, and this one does not end on its line (pretty-printed JSON? convert with: jq -c . FILE > FILE.ndjson)"
+		}
+		return lineErr(r.path, r.lineNo, "", fmt.Errorf("%w: not valid JSON: %v%s", ErrMalformedFile, err, hint))
 	}
 	if line[0] != '{' {
 		hint := "each line must be one JSON object"
@@ -433,7 +443,7 @@ func (r *ndjsonReader) appendLine(line []byte) error {
 		j, ok := r.index[string(key)]
 		if !ok {
 			if r.inferred {
-				return lineErr(r.path, r.lineNo, string(key), fmt.Errorf("%w: key %q is not among the columns inferred from the first %d lines; give a schema, or sample more lines", ErrUnknownField, clip(string(key), 64), r.opts.SampleRows))
+				return lineErr(r.path, r.lineNo, string(key), fmt.Errorf("%w: key %q is not among the columns inferred from the first %d lines; give a schema, or sample more lines (redstage load --sample-rows)", ErrUnknownField, clip(string(key), 64), r.opts.SampleRows))
 			}
 			return nil // not in the given schema: not read
 		}
@@ -461,7 +471,7 @@ func (r *ndjsonReader) appendLine(line []byte) error {
 		if !col.append(bytesString(text)) {
 			hint := "fix the value, or give the column another type in the schema"
 			if r.inferred {
-				hint = fmt.Sprintf("the type was inferred from the first %d lines; give the column's type in a schema (e.g. utf8) or sample more lines", r.opts.SampleRows)
+				hint = fmt.Sprintf("the type was inferred from the first %d lines; give the column's type in a schema (e.g. utf8), or sample more lines (redstage load --sample-rows)", r.opts.SampleRows)
 			}
 			return lineErr(r.path, r.lineNo, r.fields[j].Name, fmt.Errorf("%w: %s is not a valid %s (%s)", ErrInvalidValue, clip(string(v.raw), 64), col.typ, hint))
 		}

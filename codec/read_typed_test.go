@@ -179,12 +179,16 @@ func TestFormats(t *testing.T) {
 		{"a.csv", FormatCSV}, {"dir.v2/a.TSV", FormatCSV}, {"a.parquet", FormatParquet}, {"a.pq", FormatParquet},
 		{"a.ndjson", FormatNDJSON}, {"a.jsonl", FormatNDJSON}, {"a.json", FormatNDJSON},
 		{"a.arrow", FormatArrow}, {"a.feather", FormatArrow}, {"a.ipc", FormatArrow}, {"a.arrows", FormatArrows},
+		{"a.csv.gz", FormatCSV}, {"a.TSV.zst", FormatCSV}, {"a.ndjson.gz", FormatNDJSON}, {"a.jsonl.zstd", FormatNDJSON},
 	} {
 		if got, err := FormatFromPath(tc.path); err != nil || got != tc.want {
 			t.Errorf("FormatFromPath(%q) = %q, %v; want %q", tc.path, got, err, tc.want)
 		}
 	}
-	for _, p := range []string{"a.xlsx", "noext", "-", "a.csv.gz"} {
+	if _, err := FormatFromPath("a.parquet.gz"); !errors.Is(err, ErrUnknownFormat) || !strings.Contains(err.Error(), "decompress it first") {
+		t.Errorf("FormatFromPath(a.parquet.gz): %v", err)
+	}
+	for _, p := range []string{"a.xlsx", "noext", "-", "a.txt.zst"} {
 		_, err := FormatFromPath(p)
 		if !errors.Is(err, ErrUnknownFormat) || !strings.Contains(err.Error(), "give the format") {
 			t.Errorf("FormatFromPath(%q): %v", p, err)

@@ -75,10 +75,22 @@ type WriteOptions struct {
 	TTL time.Duration
 	// TTLColumn names a column giving each row's expiry: an integer column
 	// is seconds from now, a duration column a span from now, a timestamp
-	// or date column the absolute expiry time. A null cell means no expiry.
-	// A non-positive span or a time not in the future rejects the row. The
-	// column is not written as a field. Not together with TTL.
+	// or date column the absolute expiry time; a text column holds any of
+	// integer seconds, a duration ("90s", "1h30m") or a datetime/date
+	// (ParseTTLText). A null cell, an empty text and -1 (scan's _ttl value
+	// for "no expiry") mean no expiry. Another non-positive span or a time
+	// not in the future rejects the row. The column is not written as a
+	// field. Not together with TTL.
 	TTLColumn string
+	// StripPrefix is removed from the start of the key built from the key
+	// columns before Prefix is put in front (so keys read back from scan's
+	// _key column, "customer:17", can be loaded as "c2:17"). A key that
+	// does not start with it rejects the row. Needs KeyColumns.
+	StripPrefix string
+	// Exclude names columns that are not written as fields, even when they
+	// are key columns (e.g. scan's metadata columns _key, _ttl, _index).
+	// Names the batch does not have are ignored.
+	Exclude []string
 	// Pipeline is the number of keys sent per pipeline (default 512).
 	Pipeline int
 	// MaxFailures caps the number of rejected and failed rows listed in
@@ -142,6 +154,8 @@ func (o WriteOptions) Validate() error {
 		return fmt.Errorf("%w: TTL %v is below Redis's 1ms resolution", ErrInvalidOptions, o.TTL)
 	case o.TTL > 0 && o.TTLColumn != "":
 		return fmt.Errorf("%w: give a fixed TTL or a TTL column, not both", ErrInvalidOptions)
+	case o.StripPrefix != "" && len(o.KeyColumns) == 0:
+		return fmt.Errorf("%w: a prefix to strip from keys needs key columns", ErrInvalidOptions)
 	}
 	seen := map[string]bool{}
 	for i, k := range o.KeyColumns {
@@ -268,6 +282,11 @@ func newRowWriter(s *arrow.Schema, opts WriteOptions) (*rowWriter, error) {
 		rw.keyCols = append(rw.keyCols, idx[0])
 	}
 	var encOpts codec.EncoderOptions
+	for _, name := range opts.Exclude {
+		if len(s.FieldIndices(name)) > 0 {
+			encOpts.Exclude = append(encOpts.Exclude, name)
+		}
+	}
 	if opts.TTLColumn != "" {
 		idx := s.FieldIndices(opts.TTLColumn)
 		if len(idx) != 1 {
@@ -278,7 +297,7 @@ func newRowWriter(s *arrow.Schema, opts WriteOptions) (*rowWriter, error) {
 			return nil, err
 		}
 		rw.ttl = r
-		encOpts.Exclude = []string{opts.TTLColumn}
+		encOpts.Exclude = append(encOpts.Exclude, opts.TTLColumn)
 	}
 	enc, err := codec.NewRowEncoder(s, encOpts)
 	if err != nil {
@@ -391,5 +410,24 @@ func (rw *rowWriter) key(rec arrow.RecordBatch, row int) (key, reason string) {
 		b = append(b, v...)
 	}
 	rw.keyBuf = b
+	if sp := rw.opts.StripPrefix; sp != "" {
+		value := b[len(rw.opts.Prefix):]
+		if !strings.HasPrefix(string(value), sp) {
+			return "", fmt.Sprintf("key %q does not start with the prefix to strip %q", clipKey(string(value)), sp)
+		}
+		b = append(b[:len(rw.opts.Prefix)], value[len(sp):]...)
+		rw.keyBuf = b
+		if len(value) == len(sp) {
+			return "", fmt.Sprintf("key %q is empty once %q is stripped", clipKey(string(value)), sp)
+		}
+	}
 	return string(b), ""
+}
+
+// clipKey shortens a key for messages.
+func clipKey(k string) string {
+	if len(k) > 80 {
+		return k[:80] + "…"
+	}
+	return k
 }

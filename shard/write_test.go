@@ -82,6 +82,8 @@ var writeSuite = []struct {
 	{"fixed-ttl", testWriteFixedTTL},
 	{"ttl-seconds-column", testWriteTTLSeconds},
 	{"ttl-absolute-column", testWriteTTLAbsolute},
+	{"ttl-text-column", testWriteTTLText},
+	{"strip-prefix-exclude", testWriteStripPrefixExclude},
 	{"automatic-keys", testWriteAutomaticKeys},
 	{"nulls", testWriteNulls},
 	{"bad-keys", testWriteBadKeys},
@@ -726,7 +728,8 @@ func TestWriteBatchErrors(t *testing.T) {
 	}{
 		{"unknown key column", shard.WriteOptions{KeyColumns: []string{"nope"}}, `key column "nope" is not a column`},
 		{"unknown ttl column", shard.WriteOptions{TTLColumn: "nope"}, `TTL column "nope" is not a column`},
-		{"string ttl column", shard.WriteOptions{TTLColumn: "when"}, `TTL column "when" has type utf8`},
+		{"list ttl column", shard.WriteOptions{TTLColumn: "l"}, `TTL column "l" has type list`},
+		{"strip prefix without key", shard.WriteOptions{StripPrefix: "c:"}, "needs key columns"},
 		{"list column", shard.WriteOptions{}, `column 3 "l"`},
 		{"bad options", shard.WriteOptions{Mode: "nope"}, "write mode"},
 	}
@@ -979,5 +982,55 @@ func TestWriteDuringMigration(t *testing.T) {
 	}
 	for i := range n {
 		wantHash(t, w, fmt.Sprintf("%sk%d", prefix, i), map[string]string{"id": fmt.Sprintf("k%d", i), "v": strconv.Itoa(i)})
+	}
+}
+
+// Regression (issue 8, item 7): a text TTL column takes integer seconds,
+// durations and datetimes; -1 and empty mean no expiry.
+func testWriteTTLText(t *testing.T, w *writeTarget, prefix string) {
+	at := time.Now().UTC().Add(3 * time.Hour).Truncate(time.Second)
+	rec := wrecord(t,
+		wcol{"id", arrow.BinaryTypes.String, strs("a", "b", "c", "d", "e", "f", "g", "h")},
+		wcol{"ttl", arrow.BinaryTypes.String, strs("100", "90s", "1h30m", at.Format(time.RFC3339), "-1", "<null>", "soon", "2001-01-01")},
+		wcol{"v", arrow.BinaryTypes.String, strs("1", "2", "3", "4", "5", "6", "7", "8")},
+	)
+	before := time.Now()
+	st := write(t, w, rec, shard.WriteOptions{Prefix: prefix, KeyColumns: []string{"id"}, TTLColumn: "ttl"})
+	wantCounts(t, st, 6, 0, 0, 2)
+	elapsed := time.Since(before)
+	for k, want := range map[string]time.Duration{"a": 100 * time.Second, "b": 90 * time.Second, "c": 90 * time.Minute} {
+		if d := pttl(t, w, prefix+k); d <= want-elapsed-2*time.Second || d > want {
+			t.Errorf("PTTL %s = %v; want about %v", k, d, want)
+		}
+	}
+	if d, want := pttl(t, w, prefix+"d"), time.Until(at); d < want-5*time.Second || d > want+time.Second {
+		t.Errorf("PTTL d = %v; want about %v (expire at %s)", d, want, at)
+	}
+	for _, k := range []string{"e", "f"} {
+		if d := pttl(t, w, prefix+k); d != -1 {
+			t.Errorf("%s: PTTL = %v; want -1 (no expiry)", k, d)
+		}
+	}
+	if len(st.Failures) != 2 || !strings.Contains(st.Failures[0].Err, `"soon" is not a TTL`) || !strings.Contains(st.Failures[1].Err, "not in the future") {
+		t.Errorf("failures %+v", st.Failures)
+	}
+	wantHash(t, w, prefix+"b", map[string]string{"id": "b", "v": "2"})
+}
+
+// Regression (issue 8, item 5): scan's _key column can be the key with its
+// old prefix replaced, and excluded columns are not written as fields.
+func testWriteStripPrefixExclude(t *testing.T, w *writeTarget, prefix string) {
+	rec := wrecord(t,
+		wcol{"_key", arrow.BinaryTypes.String, strs("customer:1", "customer:2", "other:3", "customer:")},
+		wcol{"name", arrow.BinaryTypes.String, strs("a", "b", "c", "d")},
+		wcol{"_index", arrow.PrimitiveTypes.Int64, []any{int64(0), int64(1), int64(2), int64(3)}},
+	)
+	st := write(t, w, rec, shard.WriteOptions{Prefix: prefix, KeyColumns: []string{"_key"}, StripPrefix: "customer:",
+		Exclude: []string{"_key", "_ttl", "_index"}})
+	wantCounts(t, st, 2, 0, 0, 2)
+	wantHash(t, w, prefix+"1", map[string]string{"name": "a"})
+	wantHash(t, w, prefix+"2", map[string]string{"name": "b"})
+	if !strings.Contains(st.Failures[0].Err, `does not start with the prefix to strip "customer:"`) || !strings.Contains(st.Failures[1].Err, "empty") {
+		t.Errorf("failures %+v", st.Failures)
 	}
 }
