@@ -34,7 +34,7 @@ type ReadOptions struct {
 	// NullValues are the CSV null markers (unquoted fields only); nil = {""}.
 	// A non-nil empty slice has no markers: an unquoted empty field is then
 	// an empty string in a utf8 column (still null in other columns).
-	SampleRows int  // CSV/NDJSON rows sampled for inference; 0 = DefaultSampleRows
+	SampleRows int // CSV/NDJSON rows sampled for inference; 0 = DefaultSampleRows
 	// Text keeps the text of CSV and NDJSON values when no Schema is given:
 	// every column is utf8 holding each value exactly as the file has it
 	// (a CSV field's text, a JSON string's content, a JSON number's literal,
@@ -42,8 +42,8 @@ type ReadOptions struct {
 	// 1e3 stays "1e3". Inference still runs over the sample and its types
 	// are reported by InferredSchema. Ignored for Parquet and Arrow and
 	// when Schema is set.
-	Text bool
-	NoHeader   bool // CSV: the first line is data; columns are column_1, ...
+	Text     bool
+	NoHeader bool // CSV: the first line is data; columns are column_1, ...
 	// Allocator for Arrow memory; nil = memory.DefaultAllocator.
 	Allocator memory.Allocator
 }
