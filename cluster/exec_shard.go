@@ -121,6 +121,7 @@ func writeOptions(spec *JobSpec, offset uint64) shard.WriteOptions {
 	return shard.WriteOptions{
 		Prefix: l.Prefix, KeyColumns: l.KeyColumns, IndexOffset: offset,
 		Mode: shard.WriteMode(l.Mode), TTL: l.TTL, TTLColumn: l.TTLColumn,
+		StripPrefix: l.StripPrefix, Exclude: l.Exclude,
 		Pipeline: l.Pipeline, MaxFailures: l.MaxFailures,
 	}
 }

@@ -44,11 +44,17 @@ type LoadSpec struct {
 	Prefix     string   `json:"prefix,omitempty"`      // key prefix
 	KeyColumns []string `json:"key_columns,omitempty"` // empty → Prefix + global row index
 	// Mode is "replace" (default), "append" or "skip" (shard.WriteMode).
-	Mode        string        `json:"mode,omitempty"`
-	TTL         time.Duration `json:"ttl,omitempty"`        // expiry of every written key (0 = none)
-	TTLColumn   string        `json:"ttl_column,omitempty"` // per-row TTL in seconds; not written as a field
-	Pipeline    int           `json:"pipeline,omitempty"`   // commands per pipeline (0 = shard default)
-	MaxFailures int           `json:"max_failures,omitempty"`
+	Mode      string        `json:"mode,omitempty"`
+	TTL       time.Duration `json:"ttl,omitempty"`        // expiry of every written key (0 = none)
+	TTLColumn string        `json:"ttl_column,omitempty"` // per-row TTL (shard.WriteOptions.TTLColumn); not written as a field
+	// StripPrefix is removed from the start of each key value before Prefix
+	// is put in front (shard.WriteOptions.StripPrefix).
+	StripPrefix string `json:"strip_prefix,omitempty"`
+	// Exclude names columns never written as fields, e.g. scan's metadata
+	// columns (shard.WriteOptions.Exclude).
+	Exclude     []string `json:"exclude,omitempty"`
+	Pipeline    int      `json:"pipeline,omitempty"` // commands per pipeline (0 = shard default)
+	MaxFailures int      `json:"max_failures,omitempty"`
 	// Columns are the input's column names; Client.Load sets them from the
 	// inputs' schemas so the coordinator can validate the key columns too.
 	Columns []string `json:"columns,omitempty"`
@@ -224,6 +230,9 @@ func (l *LoadSpec) validate() error {
 	}
 	if l.Pipeline < 0 || l.MaxFailures < 0 {
 		return errors.New("pipeline and max failures must not be negative")
+	}
+	if l.StripPrefix != "" && len(l.KeyColumns) == 0 {
+		return errors.New("a prefix to strip from keys needs key columns")
 	}
 	seen := map[string]bool{}
 	for _, k := range l.KeyColumns {

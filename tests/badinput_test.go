@@ -48,7 +48,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"malformed CSV line", []string{"load", goodCSV, badCSV, "--key-column", "id"}, nil, 3,
 			[]string{"bad.csv line 12002", "malformed"}},
-		{"unparsable value past the sample", []string{"load", badValue, "--key-column", "id"}, nil, 3,
+		{"unparsable value past the sample", []string{"load", badValue, "--key-column", "id", "--schema", "id:int64,name:utf8,age:int64"}, nil, 3,
 			[]string{"badvalue.csv line 12002", "forty"}},
 		{"missing key column", []string{"load", goodCSV, "--key-column", "user_id"}, nil, 3,
 			[]string{`key column "user_id" not found`, "id, name, age"}},

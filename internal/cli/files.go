@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -94,7 +93,7 @@ type outputFile struct {
 
 // createOutput opens the output for records of schema s in format f.
 func createOutput(path string, opts codec.WriteOptions, s *arrow.Schema, stdout io.Writer) (*outputFile, error) {
-	if ext := strings.ToLower(filepath.Ext(path)); ext == ".tsv" || ext == ".tab" {
+	if opts.Delimiter == 0 && codec.IsTSV(path) {
 		opts.Delimiter = '\t'
 	}
 	if path == "-" {

@@ -33,6 +33,8 @@ type LoadOptions struct {
 	// inference) or selects columns of Parquet/Arrow input.
 	SchemaArg   string
 	Delimiter   rune
+	SampleRows  int    // CSV/NDJSON rows sampled for inference (0 = codec default)
+	StripPrefix string // removed from key values before Prefix is put in front
 	NoHeader    bool
 	Precheck    bool // read CSV/NDJSON input once before loading (default true)
 	BatchRows   int  // rows per batch read from the files (0 = codec default)
@@ -53,6 +55,13 @@ func (a *App) loadCommand(g *GlobalOptions) *cobra.Command {
 		Long: `Load writes every row of the input files as one Redis hash. The key is the
 prefix followed by the key column value(s) (joined with ":"), or by the global
 row index when no key column is given. Null cells are not written as fields.
+
+CSV and NDJSON values are written exactly as the file has them ("007" stays
+"007", 1e3 stays "1e3"); --schema gives column types instead, and then values
+are parsed and written in the normal form of their type. Scan's metadata
+columns (_key, _ttl, _index) are never written as fields: use
+--key-column _key --strip-prefix OLD: and --ttl-column _ttl to reload a scan.
+Files ending in .gz or .zst are decompressed.
 
 The files are read in chunks while the job runs, so a file never sits whole in
 memory; CSV and NDJSON files are first read once to check them (malformed lines,
@@ -83,12 +92,14 @@ Use "-" to read stdin (with --format csv, ndjson or arrows).`,
 	f.StringVarP(&keyCols, "key-column", "k", "", "column(s) whose values make the key, comma-separated (default: the row index)")
 	f.StringVar(&o.Prefix, "prefix", "", "key prefix (default: the first file's base name and \":\", e.g. customers:)")
 	f.Int64Var(&ttlSeconds, "ttl", 0, "expire every written key after SECONDS")
-	f.StringVar(&o.TTLColumn, "ttl-column", "", "column holding each row's TTL in seconds (not written as a field)")
+	f.StringVar(&o.TTLColumn, "ttl-column", "", "column holding each row's TTL: seconds, a duration (90s, 1h30m) or an expiry datetime; -1 or empty = none (not written as a field)")
 	f.StringVar(&ifExists, "if-exists", "replace", "when a key exists: replace (delete, then write), append (overwrite the given fields), skip (leave it, count it)")
 	f.StringVar(&format, "format", "auto", "input format: auto (from the extension), csv, parquet, ndjson, arrow, arrows")
 	f.StringVar(&o.Report, "report", "", "write the load's counts and per-key failures as JSON to FILE")
 	f.StringVar(&o.SchemaArg, "schema", "", "CSV/NDJSON column types (name:type,... or @file) instead of inference; for Parquet/Arrow: the columns to load")
-	f.StringVar(&delimiter, "delimiter", "", "CSV field separator (default , or tab for .tsv)")
+	f.StringVar(&delimiter, "delimiter", "", "CSV field separator (default , or tab for .tsv and --format tsv)")
+	f.IntVar(&o.SampleRows, "sample-rows", 0, "CSV/NDJSON rows read ahead to infer column types (default 10000)")
+	f.StringVar(&o.StripPrefix, "strip-prefix", "", "remove this prefix from each key column value before --prefix is put in front (e.g. customer: when loading scan's _key)")
 	f.BoolVar(&o.NoHeader, "no-header", false, "CSV: the first line is data (columns are column_1, column_2, ...)")
 	f.BoolVar(&noPrecheck, "no-precheck", false, "do not read CSV/NDJSON input once before loading (faster; a bad line then fails the job midway)")
 	f.IntVar(&o.BatchRows, "batch-rows", 0, "rows per batch read from the files (default 65536)")
@@ -122,6 +133,7 @@ func (o *LoadOptions) finish(cmd *cobra.Command, keyCols, ifExists, format, deli
 			return usageErrorf(hint, "--format: %w", err)
 		}
 		o.Format = f
+		o.Delimiter = codec.FormatDelimiter(format)
 	}
 	if delimiter != "" {
 		r := []rune(delimiter)
@@ -133,8 +145,11 @@ func (o *LoadOptions) finish(cmd *cobra.Command, keyCols, ifExists, format, deli
 		}
 		o.Delimiter = r[0]
 	}
-	if o.BatchRows < 0 || o.ChunkRows < 0 || o.Pipeline < 0 || o.MaxFailures < 0 {
-		return usageErrorf(hint, "--batch-rows, --chunk-rows, --pipeline and --max-failures must not be negative")
+	if o.BatchRows < 0 || o.ChunkRows < 0 || o.Pipeline < 0 || o.MaxFailures < 0 || o.SampleRows < 0 {
+		return usageErrorf(hint, "--batch-rows, --chunk-rows, --pipeline, --max-failures and --sample-rows must not be negative")
+	}
+	if o.StripPrefix != "" && len(o.KeyColumns) == 0 {
+		return usageErrorf("e.g. --key-column _key --strip-prefix customer:", "--strip-prefix needs --key-column")
 	}
 	stdin := 0
 	for _, f := range o.Files {
@@ -163,6 +178,7 @@ func (o *LoadOptions) finish(cmd *cobra.Command, keyCols, ifExists, format, deli
 		Redis: g.Redis,
 		Load: &cluster.LoadSpec{
 			Prefix: o.Prefix, KeyColumns: o.KeyColumns, Mode: o.IfExists, TTL: o.TTL, TTLColumn: o.TTLColumn,
+			StripPrefix: o.StripPrefix, Exclude: metaColumnNames(),
 			Pipeline: o.Pipeline, MaxFailures: o.MaxFailures,
 		},
 	}
@@ -195,10 +211,12 @@ func splitList(s string) []string {
 	return out
 }
 
-// readOptions returns the codec read options of one input.
+// readOptions returns the codec read options of one input. Without a
+// schema, CSV and NDJSON values keep their text (codec.ReadOptions.Text).
 func (o *LoadOptions) readOptions(schema *codec.Schema) codec.ReadOptions {
 	return codec.ReadOptions{
 		Format: o.Format, Schema: schema, BatchSize: o.BatchRows, Delimiter: o.Delimiter, NoHeader: o.NoHeader,
+		SampleRows: o.SampleRows, Text: schema == nil,
 	}
 }
 
@@ -209,6 +227,11 @@ type loadInput struct {
 	reader codec.RecordReader
 	rows   atomic.Int64 // rows handed to the cluster client
 	total  int64        // known row count (precheck, Parquet metadata); -1 = unknown
+	// inferred is the column types inference chose (CSV/NDJSON without
+	// --schema; the values themselves are written as text); ignored are
+	// metadata columns not written.
+	inferred string
+	ignored  []string
 }
 
 // countingSource counts the rows the cluster client reads from an input.
@@ -245,7 +268,17 @@ func (o *LoadOptions) openInputs(schema *codec.Schema) ([]*loadInput, error) {
 			in.format, _ = codec.FormatFromPath(path)
 		}
 		ins = append(ins, in)
-		if err := o.checkColumns(path, r.Schema()); err != nil {
+		if inf := codec.InferredSchema(r); inf != nil {
+			in.inferred = inf.String()
+		}
+		err = o.checkDelimiter(path, in.format, r.Schema())
+		if err == nil {
+			err = o.checkColumns(path, r.Schema())
+		}
+		if err == nil {
+			in.ignored, err = o.checkTypes(path, r.Schema())
+		}
+		if err != nil {
 			closeAll()
 			return nil, err
 		}
@@ -310,10 +343,14 @@ func (o *LoadOptions) precheck(ctx context.Context, path string, schema *codec.S
 			return rows, nil
 		}
 		if err != nil {
-			return rows, exitErr(ExitInput, "fix the line named above (or give the column types with --schema); nothing was written", err)
+			return rows, exitErr(ExitInput, "fix the line named above (or give the column types with --schema, or sample more rows with --sample-rows N); nothing was written", err)
 		}
+		err = o.checkTTLValues(path, rec, rows)
 		rows += rec.NumRows()
 		rec.Release()
+		if err != nil {
+			return rows, err
+		}
 	}
 }
 
@@ -432,7 +469,8 @@ func inputSummaries(ins []*loadInput) []InputSummary {
 	var first int64
 	for _, in := range ins {
 		rows := in.rows.Load()
-		out = append(out, InputSummary{Path: in.path, Format: string(in.format), Rows: rows, FirstRow: first})
+		out = append(out, InputSummary{Path: in.path, Format: string(in.format), Rows: rows, FirstRow: first,
+			InferredTypes: in.inferred, NotWritten: in.ignored})
 		first += rows
 	}
 	return out

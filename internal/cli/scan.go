@@ -19,8 +19,9 @@ import (
 
 // ScanOptions are the options of redstage scan.
 type ScanOptions struct {
-	Global  *GlobalOptions
-	Pattern string
+	Global    *GlobalOptions
+	Pattern   string
+	Delimiter rune // CSV output separator: tab for --format tsv (0 = by extension)
 	// SchemaArg is --schema as given; Schema is set from a spec at once and
 	// from an @file when the command runs (so parsing reads no files).
 	SchemaArg  string
@@ -179,6 +180,7 @@ func (o *ScanOptions) resolveFormat(format string) error {
 			return usageErrorf("see: redstage scan --help", "--format: %w", err)
 		}
 		o.Format = f
+		o.Delimiter = codec.FormatDelimiter(format)
 		return nil
 	}
 	if o.Output == "-" {
@@ -422,7 +424,7 @@ func (a *App) copyResults(ctx context.Context, job *cluster.Job, o *ScanOptions,
 		return 0, err
 	}
 	defer rr.Close()
-	out, err := createOutput(o.Output, codec.WriteOptions{Format: o.Format, RowGroupRows: o.RowGroupRows}, rr.Schema(), a.Stdout)
+	out, err := createOutput(o.Output, codec.WriteOptions{Format: o.Format, RowGroupRows: o.RowGroupRows, Delimiter: o.Delimiter}, rr.Schema(), a.Stdout)
 	if err != nil {
 		return 0, err
 	}

@@ -71,6 +71,12 @@ type InputSummary struct {
 	Format   string `json:"format"`
 	Rows     int64  `json:"rows"`
 	FirstRow int64  `json:"first_row"` // global row index of its first row
+	// InferredTypes: the column types inference chose (CSV/NDJSON without
+	// --schema); the values were written as the file has them.
+	InferredTypes string `json:"inferred_types,omitempty"`
+	// NotWritten: scan metadata columns (_key, _ttl, _index) of the input
+	// that were not written as fields.
+	NotWritten []string `json:"not_written,omitempty"`
 }
 
 // newSummary starts a summary for a command.
@@ -218,6 +224,9 @@ func (s *Summary) writeHuman(w io.Writer) {
 	case "load":
 		for _, in := range s.Inputs {
 			fmt.Fprintf(w, "  input %s (%s): %s\n", displayName(in.Path), in.Format, plural(in.Rows, "row"))
+			if len(in.NotWritten) > 0 {
+				fmt.Fprintf(w, "    not written (scan metadata): %s\n", strings.Join(in.NotWritten, ", "))
+			}
 		}
 		line("keys written", s.Written, "")
 		if s.Skipped > 0 {
