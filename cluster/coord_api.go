@@ -194,7 +194,7 @@ func statusOf(j *jobRecord, now time.Time) JobStatus {
 		Created:  j.Created,
 		Finished: j.Finished,
 		Progress: progressOf(j, now),
-		Result:   j.Result,
+		Result:   resultOf(j),
 		Errors:   j.Errors,
 	}
 }

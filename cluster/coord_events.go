@@ -50,6 +50,8 @@ func (c *Coordinator) handleEvent(ctx context.Context, ev *event) error {
 		return c.taskComplete(ctx, ev)
 	case evFailed:
 		return c.taskFailed(ctx, ev)
+	case evStopped:
+		return c.taskStopped(ctx, ev)
 	}
 	c.log.Warn("ignoring task event of unknown type", "type", ev.Type)
 	return nil
@@ -60,7 +62,7 @@ func (c *Coordinator) taskStarted(ctx context.Context, ev *event) error {
 		if t.State.terminal() || t.State == taskReplacing {
 			return errNoChange
 		}
-		t.State, t.Worker, t.Updated = taskRunning, ev.Worker, time.Now().UTC()
+		t.State, t.Worker, t.Updated, t.Current = taskRunning, ev.Worker, time.Now().UTC(), ev.Attempt
 		t.Attempts = max(t.Attempts+1, ev.Delivered)
 		return nil
 	})
@@ -97,10 +99,14 @@ func (c *Coordinator) taskComplete(ctx context.Context, ev *event) error {
 		return nil
 	}
 	_, err = updateRecord(ctx, c.in.jobs, ev.Job, func(j *jobRecord) error {
-		if j.State.Terminal() || j.Counted.has(t.Index) {
+		if j.Counted.has(t.Index) {
 			return errNoChange
 		}
 		j.Counted.set(t.Index)
+		if j.State.Terminal() { // completed after the job ended: its writes happened
+			j.Late.add(ev.Counts)
+			return nil
+		}
 		j.Done++
 		j.Counts.add(ev.Counts)
 		return nil
@@ -141,6 +147,9 @@ func (c *Coordinator) taskFailed(ctx context.Context, ev *event) error {
 	case t.State == taskDone || t.State == taskReplaced:
 		return nil
 	case ev.Code == failFinal:
+		if err := c.taskStopped(ctx, ev); err != nil { // count what it wrote
+			return err
+		}
 		log.Error("task failed", "error", ev.Error)
 		reason := fmt.Sprintf("task %s failed after %d attempt(s): %s", ev.Task, ev.Delivered, ev.Error)
 		err := c.endJob(ctx, ev.Job, JobFailed, reason, nil, te)
@@ -155,6 +164,35 @@ func (c *Coordinator) taskFailed(ctx context.Context, ev *event) error {
 		log.Warn("task attempt failed, will be retried", "error", ev.Error)
 		return nil
 	}
+}
+
+// taskStopped counts, once per task, what a write task wrote before it was
+// cut short by its job's end (or failed for good): in the job record's
+// Late counts, which resultOf adds to the job's result. A task with a
+// winner is already counted.
+func (c *Coordinator) taskStopped(ctx context.Context, ev *event) error {
+	t, err := updateRecord(ctx, c.in.taskKV, taskKey(ev.Job, ev.Task), func(t *taskRecord) error {
+		if t.Winner != "" || t.Stopped {
+			return errNoChange
+		}
+		t.Stopped, t.Updated = true, time.Now().UTC()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if t.Winner != "" {
+		return nil
+	}
+	_, err = updateRecord(ctx, c.in.jobs, ev.Job, func(j *jobRecord) error {
+		if j.Counted.has(t.Index) {
+			return errNoChange // counted (a redelivered event)
+		}
+		j.Counted.set(t.Index)
+		j.Late.add(ev.Counts)
+		return nil
+	})
+	return err
 }
 
 // replanTask replaces a task whose partition no longer matches the Redis

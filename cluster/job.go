@@ -247,6 +247,21 @@ func (j *Job) Wait(ctx context.Context) (*JobResult, error) {
 				Reason: fmt.Sprintf("upload failed (%v) and the failure could not be recorded (%v)", j.uploadErr, j.abortErr)}
 		}
 	}
+	return j.Settle(ctx)
+}
+
+// settleTimeout bounds how long Settle waits, after a load or delete ended
+// without success, for its cut-short tasks to report what they wrote.
+const settleTimeout = 10 * time.Second
+
+// Settle waits for the job to end, but not for a load's upload (use it
+// after cancelling a job whose input may still be blocked in a read). For
+// a load or delete that did not succeed, it then waits (up to 10s) until
+// the tasks that were running have reported what they wrote, so the
+// result counts them; tasks that never report (a worker gone) are counted
+// in JobResult.Unreported, and the counts are then a stated lower bound.
+// It returns the result as Wait does.
+func (j *Job) Settle(ctx context.Context) (*JobResult, error) {
 	select {
 	case <-j.ended:
 	case <-ctx.Done():
@@ -259,15 +274,73 @@ func (j *Job) Wait(ctx context.Context) (*JobResult, error) {
 		j.mu.Unlock()
 		return nil, err
 	}
-	res := rec.Result
-	if res == nil {
-		res = &JobResult{}
-		fillResult(res, rec)
-	}
 	if rec.State == JobSucceeded {
+		res := rec.Result
+		if res == nil {
+			res = &JobResult{}
+			fillResult(res, rec)
+		}
 		return res, nil
 	}
+	if rec.Result == nil {
+		rec.Result = &JobResult{}
+		fillResult(rec.Result, rec)
+	}
+	res := resultOf(rec)
+	if rec.Spec.Kind == KindLoad || rec.Spec.Kind == KindDelete {
+		res = j.settleWrites(ctx, rec)
+	}
 	return res, j.jobError(rec)
+}
+
+// settleWrites polls the task records until no task has an unreported
+// attempt (or settleTimeout passes) and returns the result of the job
+// record read then.
+func (j *Job) settleWrites(ctx context.Context, rec *jobRecord) *JobResult {
+	sctx, cancel := context.WithTimeout(ctx, settleTimeout)
+	defer cancel()
+	unreported, wait := -1, 20*time.Millisecond
+	for {
+		n, err := j.unreportedTasks(sctx)
+		if err == nil {
+			unreported = n
+		}
+		if err == nil && n == 0 {
+			break
+		}
+		select {
+		case <-sctx.Done():
+		case <-time.After(wait): // polling the task records
+			wait = min(2*wait, 500*time.Millisecond)
+			continue
+		}
+		break
+	}
+	if latest, _, err := getRecord[jobRecord](context.WithoutCancel(ctx), j.in.jobs, j.id); err == nil && latest != nil && latest.Result != nil {
+		rec = latest
+	}
+	res := resultOf(rec)
+	if unreported != 0 {
+		res.Unreported = max(unreported, 0)
+		res.LowerBoundReason = fmt.Sprintf("%d task(s) running when the job ended did not report what they wrote within %s (worker gone?): Redis may hold more than counted", res.Unreported, settleTimeout)
+		if unreported < 0 {
+			res.LowerBoundReason = "the task records could not be read to collect what tasks cut short wrote: Redis may hold more than counted"
+		}
+	}
+	return res
+}
+
+// unreportedTasks counts the job's tasks with an attempt that has not
+// reported its end.
+func (j *Job) unreportedTasks(ctx context.Context) (int, error) {
+	n := 0
+	err := forEachTask(ctx, j.in.taskKV, j.id, func(t *taskRecord) error {
+		if t.unreported() {
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
 
 func (j *Job) jobError(rec *jobRecord) *JobError {

@@ -41,6 +41,10 @@ type jobRecord struct {
 	Errors   []TaskError    `json:"errors,omitempty"`
 	Reason   string         `json:"reason,omitempty"`
 	Result   *JobResult     `json:"result,omitempty"`
+	// Late are the counts of write tasks that did not complete before the
+	// job ended: attempts cut short (or failed for good) and completions
+	// processed after the end. They are added to Result by resultOf.
+	Late counts `json:"late"`
 }
 
 // taskState is the lifecycle state of a task.
@@ -83,6 +87,21 @@ type taskRecord struct {
 	Errors          []TaskError       `json:"errors,omitempty"`
 	Children        []json.RawMessage `json:"children,omitempty"` // replacing: partitions of the children
 	Updated         time.Time         `json:"updated"`
+	// Stopped: an attempt reported being cut short (or failed for good)
+	// with what it wrote (in the job record's Late counts).
+	Stopped bool `json:"stopped,omitempty"`
+	// Current is the attempt that started last (to tell whether it ended).
+	Current string `json:"current,omitempty"`
+}
+
+// unreported reports whether the task was running an attempt that has not
+// reported its end (complete, stopped, or failed).
+func (t *taskRecord) unreported() bool {
+	if t.State != taskRunning || t.Winner != "" || t.Stopped {
+		return false
+	}
+	n := len(t.Errors)
+	return n == 0 || t.Errors[n-1].Attempt != t.Current
 }
 
 // chunkRef locates a load chunk.
@@ -132,6 +151,9 @@ const (
 	evStarted  eventType = "started"
 	evComplete eventType = "complete"
 	evFailed   eventType = "failed"
+	// evStopped: a write task (load, delete) cut short because its job
+	// ended; Counts are what it wrote before it stopped.
+	evStopped eventType = "stopped"
 )
 
 // failCode says what the coordinator does with a failed execution.

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/redstage/redstage/codec"
@@ -78,6 +79,43 @@ type JobResult struct {
 	Bytes      int64         `json:"bytes"` // result bytes (scan) or input bytes (load)
 	Duration   time.Duration `json:"duration"`
 	RowsPerSec float64       `json:"rows_per_sec"`
+
+	// LowerBound is set for a load or delete that did not succeed: the
+	// counts are what its tasks reported writing, including tasks cut
+	// short by the job's end, and LowerBoundReason says why Redis may hold
+	// more (tasks that never reported, earlier attempts of retried tasks).
+	LowerBound       bool   `json:"lower_bound,omitempty"`
+	LowerBoundReason string `json:"lower_bound_reason,omitempty"`
+	// Unreported counts tasks still running when the job ended that had
+	// not reported what they wrote when the result was read.
+	Unreported int `json:"unreported,omitempty"`
+}
+
+// resultOf returns the result of a terminal job record with the counts of
+// write tasks that did not complete before the end (jobRecord.Late)
+// added; nil while the job runs.
+func resultOf(j *jobRecord) *JobResult {
+	if j.Result == nil {
+		return nil
+	}
+	res := *j.Result
+	if j.Spec.Kind != KindLoad && j.Spec.Kind != KindDelete || j.State == JobSucceeded {
+		return &res
+	}
+	l := j.Late
+	res.Rows += l.Rows
+	res.Written += l.Written
+	res.Skipped += l.Skipped
+	res.Failed += l.Failed
+	res.Rejected += l.Rejected
+	res.Matched += l.Matched
+	res.Deleted += l.Deleted
+	if len(l.FailedKeys) > 0 {
+		res.FailedKeys = append(append([]KeyFailure(nil), res.FailedKeys...), l.FailedKeys...)
+	}
+	res.LowerBound = true
+	res.LowerBoundReason = fmt.Sprintf("the job %s before all of its tasks completed: the counts are what its tasks confirmed writing, tasks cut short included; Redis may hold more if a task's worker died without reporting, or an earlier attempt of a retried task got further", j.State)
+	return &res
 }
 
 // JobStatus describes a job as the coordinator records it (Client.Status, List).

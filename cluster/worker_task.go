@@ -113,6 +113,11 @@ func (w *Worker) handle(hardCtx context.Context, msg jetstream.Msg) {
 		ev.Type, ev.Frames, ev.Counts, ev.Output = evComplete, out.frames, out.counts, out.output
 		ev.Error = ""
 		if err := w.publishEvent(ctx, &ev); err != nil {
+			if errors.Is(context.Cause(ctx), errJobEnded) { // ended meanwhile: say what it wrote
+				w.reportStopped(ctx, &ev, tm.Spec.Kind, out.counts, log)
+				_ = msg.Ack()
+				return
+			}
 			if isStoreFull(err) {
 				w.failStoreFull(ctx, msg, &ev, streamEvents, err, log)
 				return
@@ -130,7 +135,8 @@ func (w *Worker) handle(hardCtx context.Context, msg jetstream.Msg) {
 		}
 		log.Debug("task done", "rows", out.counts.Rows, "frames", out.frames)
 	case errors.Is(cause, errJobEnded):
-		log.Info("task stopped: its job ended")
+		log.Info("task stopped: its job ended", "written", out.counts.Written)
+		w.reportStopped(ctx, &ev, tm.Spec.Kind, out.counts, log)
 		_ = msg.Ack()
 	case errors.Is(cause, errDraining):
 		log.Info("task handed back: worker draining")
@@ -151,7 +157,7 @@ func (w *Worker) handle(hardCtx context.Context, msg jetstream.Msg) {
 			return
 		}
 		w.failed.Add(1)
-		ev.Type, ev.Error = evFailed, runErr.Error()
+		ev.Type, ev.Error, ev.Counts = evFailed, runErr.Error(), out.counts
 		ev.Code = w.exec.Classify(runErr)
 		if errors.Is(runErr, context.DeadlineExceeded) {
 			ev.Code = failRetry
@@ -210,6 +216,19 @@ func (w *Worker) rejectTask(msg jetstream.Msg, delivered int, reason error) {
 	ev := event{Type: evFailed, Code: failFinal, Job: job, Task: task, Attempt: nuid.Next(),
 		Delivered: delivered, Worker: w.id, Error: reason.Error()}
 	w.finish(msg, &ev, log)
+}
+
+// reportStopped tells the coordinator what a write task cut short by its
+// job's end wrote, so the job's counts include it (best effort: a lost
+// report leaves the job's figures a stated lower bound).
+func (w *Worker) reportStopped(ctx context.Context, ev *event, k Kind, ct counts, log interface{ Warn(string, ...any) }) {
+	if k != KindLoad && k != KindDelete {
+		return
+	}
+	ev.Type, ev.Counts = evStopped, ct
+	if err := w.publishEvent(context.WithoutCancel(ctx), ev); err != nil {
+		log.Warn("reporting what a stopped task wrote", "error", err)
+	}
 }
 
 // finish publishes a final failed (or stale) event and then acks the
@@ -416,12 +435,12 @@ func (w *Worker) runLoad(ctx context.Context, tm *taskMsg, rows *atomic.Int64) (
 		}
 		defer rec.Release()
 		c, err := w.exec.Write(ctx, &tm.Spec, rec, offset)
+		ct.add(c) // on error too: what was written before it stopped
 		if err != nil {
 			return err
 		}
 		offset += uint64(rec.NumRows())
 		rows.Add(rec.NumRows())
-		ct.add(c)
 		return nil
 	}
 	// Frames are fetched and decoded ahead while Redis is written.
@@ -445,7 +464,7 @@ func (w *Worker) runLoad(ctx context.Context, tm *taskMsg, rows *atomic.Int64) (
 		err = write()
 	}
 	if err != nil {
-		return outcome{}, err
+		return outcome{counts: ct}, err // the counts of a cut-short task
 	}
 	if got := int64(offset - ch.Offset); got != ch.Rows {
 		return outcome{}, fmt.Errorf("chunk %s holds %d rows, %d expected", ch.Subject, got, ch.Rows)

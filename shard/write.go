@@ -231,7 +231,8 @@ func (s *WriteStats) Merge(o WriteStats, maxFailures int) {
 // A problem with the batch itself (unknown key column, unsupported column
 // type) or with the connection (server down, cluster failing, out of
 // memory, context cancelled) is returned as an error, with the stats of
-// the work done so far; the whole batch can then be written again: every
+// the work done so far (after a cancelled context they are exact: no new
+// pipeline is sent, and those already sent are read to their end); the whole batch can then be written again: every
 // mode is idempotent (skip counts the keys of the first attempt as
 // skipped the second time).
 //

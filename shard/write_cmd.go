@@ -186,7 +186,7 @@ func (ex *writeExecutor) buildArgs(b *writeBatch) {
 	b.pcmds = b.pcmds[:0]
 	for j, i := range b.todo {
 		lo, hi := b.offs[j], b.offs[j+1]
-		cmd := redis.NewCmd(ex.ctx, b.args[lo:hi:hi]...)
+		cmd := redis.NewCmd(ex.io, b.args[lo:hi:hi]...)
 		if p := b.cmds[i].path; p == pathScript || p == pathRestoreReplace {
 			cmd.SetFirstKeyPos(3)
 		} else {

@@ -88,6 +88,11 @@ type writeExecutor struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	parent context.Context
+	// io is the context of the commands: not cancelled with the caller's
+	// context, so a pipeline already sent is read to its end and its keys
+	// are counted (bounded by the client's read timeout). Cancelling ctx
+	// stops new pipelines; the counts of a cut-short call are exact.
+	io context.Context
 	c      *Client
 	rdb    redis.UniversalClient
 	opts   WriteOptions
@@ -112,7 +117,7 @@ type writeExecutor struct {
 func newWriteExecutor(ctx context.Context, c *Client, opts WriteOptions) *writeExecutor {
 	ictx, cancel := context.WithCancelCause(ctx)
 	ex := &writeExecutor{
-		ctx: ictx, cancel: cancel, parent: ctx, c: c, rdb: c.Redis(), opts: opts,
+		ctx: ictx, cancel: cancel, parent: ctx, io: context.WithoutCancel(ctx), c: c, rdb: c.Redis(), opts: opts,
 		mode: string(opts.Mode),
 		seed: maphash.MakeSeed(),
 	}
@@ -250,12 +255,15 @@ func (ex *writeExecutor) exec(l *writeLane, b *writeBatch) error {
 	}
 	loads := 0
 	for round := 0; ; round++ {
+		if round > 0 && ex.ctx.Err() != nil {
+			return context.Cause(ex.ctx) // the keys left were not written (nor counted)
+		}
 		ex.buildArgs(b)
 		pipe := ex.rdb.Pipeline()
 		for _, cmd := range b.pcmds {
-			_ = pipe.Process(ex.ctx, cmd)
+			_ = pipe.Process(ex.io, cmd)
 		}
-		_, _ = pipe.Exec(ex.ctx) // outcomes are read per command below
+		_, _ = pipe.Exec(ex.io) // outcomes are read per command below
 		b.again = b.again[:0]
 		var noScript error
 		restored, busy := 0, 0

@@ -269,3 +269,20 @@ func TestLoadInputHelp(t *testing.T) {
 	mustRedstage(t, env, 2*time.Minute, "load", late, "-k", "id", "--sample-rows", "100")
 	wantFields(t, srv, "late:late", map[string]string{"id": "late", "extra": "v"})
 }
+
+// Regression (issue 8, item 10): the default carries a 1 MiB row, and a row
+// over the message limit fails naming the setting that raises it.
+func TestLoadLargeRow(t *testing.T) {
+	srv, env, dir := dataEnv(t)
+	big := strings.Repeat("x", 3<<19) // 1.5 MiB
+	p := writeFile(t, dir, "big.csv", []byte("id,v\n1,"+big+"\n2,small\n"))
+	mustRedstage(t, env, 2*time.Minute, "load", p, "-k", "id")
+	if got := hashOf(t, srv, "big:1")["v"]; got != big {
+		t.Fatalf("big:1 v has %d bytes, want %d", len(got), len(big))
+	}
+	mustRedstage(t, env, 2*time.Minute, "scan", "big:*", "--schema", "v:utf8", "-o", filepath.Join(dir, "out.csv"))
+	r := redstage(t, env, 2*time.Minute, "load", p, "-k", "id", "--prefix", "small:", "--max-payload", "1048576")
+	if r.code == 0 || !contains(r.stderr, "row too large") || !contains(r.stderr, "--max-payload BYTES") {
+		t.Fatalf("a row over the message limit: want a failure naming --max-payload\n%s", r)
+	}
+}

@@ -97,6 +97,9 @@ func Classify(err error) (int, string) {
 	if errors.As(err, &ee) {
 		return ee.Code, ee.Hint
 	}
+	if errors.Is(err, codec.ErrRowTooLarge) {
+		return ExitJobFailed, rowTooLargeHint
+	}
 	var je *cluster.JobError
 	if errors.As(err, &je) {
 		var fe *codec.FileError
@@ -141,6 +144,13 @@ func Classify(err error) (int, string) {
 	return ExitFailure, "this looks like a bug in redstage; please report it with the command line and the log (--log-level debug)"
 }
 
+// DefaultMaxPayload is the embedded cluster's largest message (8 MiB, as
+// the coordinator's --embedded-nats default): one row must fit in it.
+const DefaultMaxPayload = 8 << 20
+
+// rowTooLargeHint names the settings that carry larger rows.
+const rowTooLargeHint = "a row must fit one NATS message: raise the limit with --max-payload BYTES (embedded cluster; up to 67108864 = 64 MiB), or with --nats start the coordinator with --embedded-nats --max-payload BYTES (or set max_payload in the NATS server's config) and restart the workers"
+
 // jobFailedHint says what to do about a failed job, judging by its errors.
 func jobFailedHint(je *cluster.JobError) string {
 	text := strings.ToLower(je.Reason)
@@ -155,6 +165,8 @@ func jobFailedHint(je *cluster.JobError) string {
 		strings.Contains(text, "broken pipe"), strings.Contains(text, ": eof"), strings.Contains(text, "server restarted"),
 		strings.Contains(text, "loading redis is loading"), strings.Contains(text, "clusterdown"):
 		return "Redis failed during the job: check that the server is up and reachable, then run the command again (load and delete are safe to rerun)"
+	case strings.Contains(text, "row too large"):
+		return rowTooLargeHint
 	case strings.Contains(text, "strict"), strings.Contains(text, "is not a valid"):
 		return "a value does not parse under the schema: fix the data, pin the field to utf8, or drop --strict to turn such values into nulls"
 	}

@@ -279,6 +279,11 @@ type LoadReport struct {
 	Skipped  int64          `json:"skipped"`
 	Failed   int64          `json:"failed"`
 	Rejected int64          `json:"rejected"`
+	// CountsLowerBound, CountsUnknown and CountsNote: as in the summary
+	// (a job that did not complete).
+	CountsLowerBound bool   `json:"counts_lower_bound,omitempty"`
+	CountsUnknown    bool   `json:"counts_unknown,omitempty"`
+	CountsNote       string `json:"counts_note,omitempty"`
 	// FailuresListed ≤ Failed+Rejected; Truncated says some were not listed.
 	FailuresListed int             `json:"failures_listed"`
 	Truncated      bool            `json:"failures_truncated"`
@@ -298,7 +303,8 @@ func writeLoadReport(path string, sum *Summary, res *cluster.JobResult) error {
 	rep := LoadReport{
 		Job: sum.Job, State: sum.State, Error: sum.Error, Redis: sum.Redis, Inputs: sum.Inputs,
 		Rows: sum.Rows, Written: sum.Written, Skipped: sum.Skipped, Failed: sum.Failed, Rejected: sum.Rejected,
-		Failures: []ReportFailure{},
+		Failures:         []ReportFailure{},
+		CountsLowerBound: sum.CountsLowerBound, CountsUnknown: sum.CountsUnknown, CountsNote: sum.CountsNote,
 	}
 	if rep.Inputs == nil {
 		rep.Inputs = []InputSummary{}

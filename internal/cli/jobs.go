@@ -205,6 +205,9 @@ func writeStatus(w io.Writer, st *cluster.JobStatus) {
 		if r.Error != "" {
 			fmt.Fprintf(tw, "error\t%s\n", r.Error)
 		}
+		if r.LowerBound {
+			fmt.Fprintf(tw, "note\tthe counts are a lower bound: %s\n", r.LowerBoundReason)
+		}
 	}
 	for _, e := range st.Errors {
 		fmt.Fprintf(tw, "task %s\t%s\n", e.Task, e.Error)

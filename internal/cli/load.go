@@ -380,6 +380,10 @@ func (a *App) runLoad(ctx context.Context, o *LoadOptions) (err error) {
 	defer func() {
 		sum.Inputs = inputSummaries(ins)
 		sum.fromResult(res)
+		if res == nil && sum.Job != "" {
+			sum.CountsUnknown = true
+			sum.CountsNote = "the job's counts could not be collected from the cluster: check Redis (or redstage status " + sum.Job + ")"
+		}
 		if err == nil && res != nil && (res.Failed > 0 || res.Rejected > 0) {
 			err = exitErr(ExitPartial, partialHint(o.Report),
 				fmt.Errorf("%s of %s could not be written", groupDigits(res.Failed+res.Rejected), plural(res.Rows, "row")))
@@ -499,9 +503,22 @@ func (a *App) waitJob(ctx context.Context, g *GlobalOptions, log hclog.Logger, j
 	<-done
 	if ctx.Err() != nil {
 		cancelJob(job, log)
-		return res, errInterrupted
+		return settleAfterCancel(job, log), errInterrupted
 	}
 	return res, err
+}
+
+// settleAfterCancel collects, after an interrupted job was cancelled, what
+// its tasks wrote (those cut short included), so the summary and report
+// say what is in Redis (bounded: the cluster may be gone).
+func settleAfterCancel(job *cluster.Job, log hclog.Logger) *cluster.JobResult {
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := job.Settle(sctx)
+	if res == nil {
+		log.Warn("collecting the counts of the cancelled job", "job", job.ID(), "error", err)
+	}
+	return res
 }
 
 // cancelJob cancels a job on the cluster after an interruption.

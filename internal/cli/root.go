@@ -19,7 +19,11 @@ type GlobalOptions struct {
 	// Workers is the number of in-process workers of the embedded runtime
 	// (0 = one per CPU). Ignored with --nats.
 	Workers int
-	JSON    bool // machine-readable summary
+	// MaxPayload is the largest NATS message of the embedded runtime in
+	// bytes (0 = DefaultMaxPayload): a row must fit one message. Ignored
+	// with --nats (the NATS server's max_payload applies).
+	MaxPayload int32
+	JSON       bool // machine-readable summary
 	Quiet   bool // no progress, no human summary (errors still print)
 	// NoProgress turns the progress bar off (log lines are still written
 	// every ProgressInterval when stderr is not a terminal).
@@ -79,6 +83,7 @@ func (a *App) redstageCommand() *cobra.Command {
 	pf.StringVar(&g.Redis, "redis", "", "Redis URL: redis://[user:password@]host:port[/db] or rediss://; any node of a Redis Cluster (default $REDSTAGE_REDIS_URL, then "+DefaultRedisURL+")")
 	pf.StringVar(&g.NATS, "nats", "", "NATS URL of a running redstage cluster (default $REDSTAGE_NATS_URL; unset = embedded cluster)")
 	pf.IntVar(&g.Workers, "workers", 0, "in-process workers of the embedded cluster (0 = one per CPU)")
+	pf.Int32Var(&g.MaxPayload, "max-payload", DefaultMaxPayload, "largest message of the embedded cluster in bytes, 1 MiB to 64 MiB: one row (loaded or scanned) must fit in it")
 	pf.BoolVar(&g.JSON, "json", false, "print a machine-readable JSON summary on stdout (on stderr when stdout carries data)")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "no progress and no summary; errors are still printed")
 	pf.BoolVar(&g.NoProgress, "no-progress", false, "no progress bar (periodic log lines are kept when stderr is not a terminal)")

@@ -51,6 +51,12 @@ func (a *App) openRuntime(ctx context.Context, g *GlobalOptions, log hclog.Logge
 		return &runtime{client: cl, nc: nc, log: log}, nil
 	}
 	cfg := cluster.DefaultEmbeddedConfig()
+	if cfg.NATS.MaxPayload = g.MaxPayload; cfg.NATS.MaxPayload == 0 {
+		cfg.NATS.MaxPayload = DefaultMaxPayload
+	}
+	if cfg.NATS.MaxPayload < 1<<20 || cfg.NATS.MaxPayload > 64<<20 {
+		return nil, usageErrorf("e.g. --max-payload 16777216", "--max-payload %d: want 1 MiB (1048576) to 64 MiB (67108864)", cfg.NATS.MaxPayload)
+	}
 	inner := quieter(log)
 	cfg.Logger = inner
 	cfg.NATS.Logger = inner

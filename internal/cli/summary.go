@@ -45,6 +45,13 @@ type Summary struct {
 	Nulls      map[string]int64 `json:"nulls,omitempty"` // per field: values that did not parse and became null
 	Matched    int64            `json:"matched,omitempty"`
 	Deleted    int64            `json:"deleted,omitempty"`
+	// CountsLowerBound: the job did not complete; the counts are what its
+	// tasks confirmed (tasks cut short included) and CountsNote says why
+	// Redis may hold more. CountsUnknown: the counts could not be collected
+	// at all (the cluster did not answer); then they are zero and say nothing.
+	CountsLowerBound bool   `json:"counts_lower_bound,omitempty"`
+	CountsUnknown    bool   `json:"counts_unknown,omitempty"`
+	CountsNote       string `json:"counts_note,omitempty"`
 	Sampled    int64            `json:"sampled,omitempty"`
 	// LowConfidence: inferred fields below the threshold.
 	LowConfidence []string `json:"low_confidence_fields,omitempty"`
@@ -101,6 +108,7 @@ func (s *Summary) fromResult(r *cluster.JobResult) {
 	s.Scanned, s.OtherTypes, s.Vanished, s.Duplicates = r.Scanned, r.OtherTypes, r.Vanished, r.Duplicates
 	s.Matched, s.Deleted = r.Matched, r.Deleted
 	s.NonUTF8Keys = r.NonUTF8Keys
+	s.CountsLowerBound, s.CountsNote = r.LowerBound, r.LowerBoundReason
 	s.Tasks, s.Attempts, s.Bytes = r.Tasks, r.Attempts, r.Bytes
 	s.JobSeconds = r.Duration.Seconds()
 	if len(r.Nulls) > 0 {
@@ -228,7 +236,7 @@ func (s *Summary) writeHuman(w io.Writer) {
 				fmt.Fprintf(w, "    not written (scan metadata): %s\n", strings.Join(in.NotWritten, ", "))
 			}
 		}
-		line("keys written", s.Written, "")
+		line("keys written", s.Written, s.countsMark())
 		if s.Skipped > 0 {
 			line("keys skipped (exist)", s.Skipped, "--if-exists skip")
 		}
@@ -263,10 +271,13 @@ func (s *Summary) writeHuman(w io.Writer) {
 		if s.DryRun {
 			fmt.Fprintln(w, "  dry run: nothing deleted")
 		} else {
-			line("keys deleted", s.Deleted, "")
+			line("keys deleted", s.Deleted, s.countsMark())
 		}
 	case "infer":
 		line("hashes sampled", s.Sampled, "")
+	}
+	if s.CountsNote != "" {
+		fmt.Fprintf(w, "  note: %s\n", s.CountsNote)
 	}
 	if len(s.Nulls) > 0 {
 		fmt.Fprintf(w, "  values that did not parse and became null (type coercion):\n")
@@ -318,6 +329,17 @@ func (s *Summary) writeOutput(w io.Writer) {
 		}
 		fmt.Fprintln(w, ")")
 	}
+}
+
+// countsMark qualifies a write count that is not exact.
+func (s *Summary) countsMark() string {
+	switch {
+	case s.CountsUnknown:
+		return "unknown: the cluster did not report the job's counts"
+	case s.CountsLowerBound:
+		return "at least (see note)"
+	}
+	return ""
 }
 
 func sortedKeys(m map[string]int64) []string {
