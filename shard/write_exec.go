@@ -92,15 +92,15 @@ type writeExecutor struct {
 	// context, so a pipeline already sent is read to its end and its keys
 	// are counted (bounded by the client's read timeout). Cancelling ctx
 	// stops new pipelines; the counts of a cut-short call are exact.
-	io context.Context
-	c      *Client
-	rdb    redis.UniversalClient
-	opts   WriteOptions
-	mode   any // ARGV[1] of writeScript
-	lanes  []*writeLane
-	cur    []*writeBatch // batch being filled, per lane
-	free   chan *writeBatch
-	seed   maphash.Seed
+	io    context.Context
+	c     *Client
+	rdb   redis.UniversalClient
+	opts  WriteOptions
+	mode  any // ARGV[1] of writeScript
+	lanes []*writeLane
+	cur   []*writeBatch // batch being filled, per lane
+	free  chan *writeBatch
+	seed  maphash.Seed
 	// owner maps a cluster slot to the index of its master in the
 	// topology read at the start (nil for a standalone server): each
 	// master gets InFlight lanes of its own, so a pipeline goes to one

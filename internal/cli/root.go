@@ -24,7 +24,7 @@ type GlobalOptions struct {
 	// with --nats (the NATS server's max_payload applies).
 	MaxPayload int32
 	JSON       bool // machine-readable summary
-	Quiet   bool // no progress, no human summary (errors still print)
+	Quiet      bool // no progress, no human summary (errors still print)
 	// NoProgress turns the progress bar off (log lines are still written
 	// every ProgressInterval when stderr is not a terminal).
 	NoProgress       bool

@@ -52,7 +52,7 @@ type Summary struct {
 	CountsLowerBound bool   `json:"counts_lower_bound,omitempty"`
 	CountsUnknown    bool   `json:"counts_unknown,omitempty"`
 	CountsNote       string `json:"counts_note,omitempty"`
-	Sampled    int64            `json:"sampled,omitempty"`
+	Sampled          int64  `json:"sampled,omitempty"`
 	// LowConfidence: inferred fields below the threshold.
 	LowConfidence []string `json:"low_confidence_fields,omitempty"`
 	// NonUTF8Keys: keys that are not valid UTF-8, written escaped in _key.
