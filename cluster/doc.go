@@ -163,6 +163,17 @@
 // context of running tasks of that job at once (and check the job record
 // before starting and at every heartbeat), so they stop within seconds.
 //
+// Counts of a write job that did not complete. A load or delete task cut
+// short by its job's end publishes a "stopped" event with what it wrote
+// (shard.WriteBatch reads pipelines already sent to their end, so the count
+// is exact), and a task failing for good carries its counts in its failed
+// event. The coordinator adds those, once per task, and complete records
+// processed after the job ended to the job record's late counts; status
+// and Job.Wait/Job.Settle add them to the result and mark it a lower bound
+// with the reason (JobResult.LowerBound). Job.Settle waits up to 10s for
+// the tasks that were running to report and counts those that did not
+// (JobResult.Unreported).
+//
 // Restarts. All job and task state lives in JetStream (KV records, durable
 // consumers). A coordinator that starts finds unfinished jobs and resumes
 // them (and re-checks them every RepairInterval): it plans again jobs whose

@@ -162,13 +162,21 @@
 //     threshold (default 0.9) of the non-null values satisfy;
 //  3. failing that, utf8.
 //
+// A number whose text a number column would change — a leading + or a
+// leading zero before another digit (0049123, 01234, +4912345, -007,
+// 00.5) — counts only as utf8: phone numbers, zip codes and account
+// numbers stay text. "0", "0.5" and "-0.25" are numbers.
+//
 // Confidence is valid / non-null values under the chosen type (1 when
 // every sampled value fits). A field with no non-null value is utf8 with
 // all_null set and confidence 0. all_confident means every field has
-// confidence 1. Fields are ordered by name (byte order), so the result
-// does not depend on sample order or on how the sample was split; partial
-// Inferrers marshal to JSON and Merge into the same result as one Inferrer
-// over the whole sample.
+// confidence 1. Fields are in the order first seen: for rows (AddRow, CSV)
+// the column order; within one hash (AddHash), whose field order Redis does
+// not keep for large hashes, in natural order (c2 before c10), after the
+// fields of earlier hashes. Partial Inferrers marshal to JSON (keeping
+// that order) and Merge into the same types and figures as one Inferrer
+// over the whole sample; the merged order is the receiver's fields, then
+// each merged Inferrer's new fields in its order.
 //
 // # File formats
 //
@@ -182,6 +190,14 @@
 //	parquet  .parquet .pq               no (needs seek)    yes
 //	arrow    .arrow .feather .ipc       no (needs seek)    yes
 //	arrows   .arrows                    yes                yes
+//
+// The format name "tsv" (and "tab") is csv with a tab delimiter
+// (FormatDelimiter gives it; ParseFormat maps the name to csv). Streamed
+// input (csv, ndjson, arrows, files and stdin) that starts with the gzip
+// or zstd magic number is decompressed; FormatFromPath looks through a
+// .gz, .gzip, .zst or .zstd suffix (x.csv.gz is csv, x.tsv.zst tab-separated
+// csv) and refuses compressed parquet and arrow files, which compress
+// internally. A truncated or corrupt compressed stream is ErrMalformedFile.
 //
 // CSV. The first line is the header unless NoHeader (then columns are named
 // column_1, column_2, ...; an empty header name also becomes column_N).
@@ -204,15 +220,24 @@
 // Redis values (ParseInt64, ...). A value that does not parse as its
 // column's type is an error naming file, line and column: a load never
 // drops data silently. Give the column's type in a schema (ReadOptions.Schema)
-// or sample more rows. A row with a different number of fields than the
+// or sample more rows.
+//
+// Text mode (ReadOptions.Text, used by redstage load without --schema):
+// inference runs as above and InferredSchema reports its types, but every
+// CSV and NDJSON column is utf8 holding each value exactly as the file has
+// it, so nothing is normalised ("007", "+49", "yes", "1e3", "1.50" stay as
+// they are) and no value can fail to parse. Nulls are as for utf8 columns. A row with a different number of fields than the
 // header is an error naming its line. With a schema and a header, columns
 // are matched by name (header columns not in the schema are not read; a
 // schema field missing from the header is an error); without a header the
 // schema names the columns in order.
 //
-// NDJSON. One JSON object per line; blank lines are skipped. Without a
+// NDJSON. One JSON object per line; blank lines are skipped. A line that
+// is not a whole JSON object (a pretty-printed array or object) is an error
+// saying so, with the jq command that converts the file. Without a
 // schema, the columns are the keys of the first SampleRows lines in order of
-// first appearance, typed by their JSON kinds: all booleans → bool; all
+// first appearance, typed by their JSON kinds (in Text mode the columns are
+// utf8 and a number keeps its literal text: 1e3 stays "1e3"): all booleans → bool; all
 // numbers → int64 if every one is an integer that fits, else float64 (the
 // strings "nan", "inf", "-inf" count as numbers, since JSON has no literal
 // for them); all strings → date if every one is YYYY-MM-DD, datetime if every
