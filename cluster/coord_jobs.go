@@ -85,7 +85,10 @@ func (c *Coordinator) planJob(ctx context.Context, j *jobRecord) (int, error) {
 	}
 	limit := 0
 	if j.Spec.Kind == KindInfer && len(parts) > 0 {
-		limit = (j.Spec.Infer.Sample + len(parts) - 1) / len(parts)
+		// Every task may read the whole sample, so that partitions with
+		// more keys make up for those with fewer than their share; the
+		// result takes exactly Sample hashes (buildResult, allot).
+		limit = j.Spec.Infer.Sample
 	}
 	recs := make([]*taskRecord, len(parts))
 	for i, p := range parts {
@@ -243,31 +246,50 @@ func (c *Coordinator) maybeFinish(ctx context.Context, id string) error {
 // buildResult summarizes a job whose tasks are all done.
 func (c *Coordinator) buildResult(ctx context.Context, j *jobRecord) (*JobResult, error) {
 	res := &JobResult{ID: j.ID, Kind: j.Spec.Kind}
-	var inf *codec.Inferrer
-	if j.Spec.Kind == KindInfer {
-		inf = codec.NewInferrer(codec.InferOptions{Threshold: j.Spec.Infer.Threshold})
-	}
+	var samples []*sampleOutput
 	err := c.forEachTask(ctx, j.ID, func(t *taskRecord) error {
 		res.Attempts += t.Attempts
 		if t.State == taskDone {
 			res.Tasks++
 		}
-		if inf != nil && t.State == taskDone && len(t.Output) > 0 {
-			part := codec.NewInferrer(codec.InferOptions{Threshold: j.Spec.Infer.Threshold})
-			if err := json.Unmarshal(t.Output, part); err != nil {
+		if j.Spec.Kind == KindInfer && t.State == taskDone && len(t.Output) > 0 {
+			var out sampleOutput
+			if err := json.Unmarshal(t.Output, &out); err != nil {
 				return fmt.Errorf("task %s: decoding inference state: %w", t.ID, err)
 			}
-			inf.Merge(part)
+			samples = append(samples, &out)
 		}
 		return nil
 	})
+	if err == nil && j.Spec.Kind == KindInfer {
+		res.Inference, err = mergeSamples(samples, j.Spec.Infer)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("summarizing job %s: %w", j.ID, err)
 	}
-	if inf != nil {
-		res.Inference = inf.Result()
-	}
 	return res, nil
+}
+
+// mergeSamples takes exactly Sample hashes (or all, if fewer were read)
+// from the tasks' outputs, an equal share from each task as far as it has
+// them, and merges their inferrer states.
+func mergeSamples(samples []*sampleOutput, spec *InferSpec) (*codec.Inference, error) {
+	opts := codec.InferOptions{Threshold: spec.Threshold}
+	avail := make([]int, len(samples))
+	for i, s := range samples {
+		avail[i] = s.total()
+	}
+	inf := codec.NewInferrer(opts)
+	for i, k := range allot(avail, spec.Sample) {
+		for _, b := range samples[i].pickBlocks(k) {
+			part := codec.NewInferrer(opts)
+			if err := json.Unmarshal(samples[i].Blocks[b].State, part); err != nil {
+				return nil, fmt.Errorf("decoding inference state: %w", err)
+			}
+			inf.Merge(part)
+		}
+	}
+	return inf.Result(), nil
 }
 
 // fillResult completes a result from the job's counts at the moment it ends.
@@ -279,6 +301,9 @@ func fillResult(res *JobResult, j *jobRecord) {
 	res.Scanned, res.OtherTypes, res.Vanished, res.Duplicates, res.Nulls = ct.Scanned, ct.OtherTypes, ct.Vanished, ct.Duplicates, ct.Nulls
 	res.Matched, res.Deleted = ct.Matched, ct.Deleted
 	res.NonUTF8Keys = ct.NonUTF8Keys
+	if res.Inference != nil { // tasks may read more than the sample takes
+		res.Rows = int64(res.Inference.SampleCount)
+	}
 	p := progressOf(j, j.Finished)
 	res.Duration, res.RowsPerSec = p.Elapsed, p.RowsPerSec
 	if res.Attempts < j.Attempts {

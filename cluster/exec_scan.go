@@ -117,8 +117,9 @@ func restartError(p shard.Partition, err error) error {
 	return err
 }
 
-// Sample feeds up to limit hashes of the partition to a fresh inferrer and
-// returns its JSON state (merged by the coordinator).
+// Sample reads up to limit hashes of the partition and returns their
+// inferrer states as a sampleOutput (blocks of 1, 2, 4, ... hashes), from
+// which the coordinator takes exactly the share it needs.
 func (e *shardExecutor) Sample(ctx context.Context, spec *JobSpec, raw json.RawMessage, limit int) (json.RawMessage, counts, error) {
 	p, err := decodePartition(raw)
 	if err != nil {
@@ -129,19 +130,111 @@ func (e *shardExecutor) Sample(ctx context.Context, spec *JobSpec, raw json.RawM
 		return nil, counts{}, fmt.Errorf("connecting to redis %s: %w", spec.redisTarget(), err)
 	}
 	defer release()
-	inf := codec.NewInferrer(codec.InferOptions{Threshold: spec.Infer.Threshold})
+	var out sampleOutput
+	opts := codec.InferOptions{Threshold: spec.Infer.Threshold}
+	cur, size := codec.NewInferrer(opts), 1
+	flush := func() error {
+		if cur.SampleCount() == 0 {
+			return nil
+		}
+		state, err := json.Marshal(cur)
+		if err != nil {
+			return fmt.Errorf("encoding inference state: %w", err)
+		}
+		out.Blocks = append(out.Blocks, sampleBlock{N: int(cur.SampleCount()), State: state})
+		cur, size = codec.NewInferrer(opts), 2*size
+		return nil
+	}
 	n, err := shard.SamplePartition(ctx, c, p, spec.Infer.Pattern, limit, func(_ string, m map[string]string) error {
-		inf.AddHash(m)
+		cur.AddHash(m)
+		if cur.SampleCount() == int64(size) {
+			return flush()
+		}
 		return nil
 	})
+	if err == nil {
+		err = flush()
+	}
 	if err != nil {
 		return nil, counts{}, restartError(p, err)
 	}
-	state, err := json.Marshal(inf)
+	b, err := json.Marshal(out)
 	if err != nil {
 		return nil, counts{}, fmt.Errorf("encoding inference state: %w", err)
 	}
-	return state, counts{Rows: int64(n)}, nil
+	return b, counts{Rows: int64(n)}, nil
+}
+
+// sampleOutput is an infer task's output: the inferrer states of the
+// hashes it read, in blocks of 1, 2, 4, ... hashes in scan order (the last
+// one may be partial). Any count up to the total is the sum of some of the
+// blocks (pickBlocks), so the coordinator can take exactly the number of
+// hashes it allots the task.
+type sampleOutput struct {
+	Blocks []sampleBlock `json:"blocks"`
+}
+
+type sampleBlock struct {
+	N     int             `json:"n"`
+	State json.RawMessage `json:"state"`
+}
+
+// total returns the hashes of all blocks.
+func (o *sampleOutput) total() int {
+	n := 0
+	for _, b := range o.Blocks {
+		n += b.N
+	}
+	return n
+}
+
+// pickBlocks returns the indices of blocks holding exactly k hashes (0 ≤ k
+// ≤ total): blocks 0..m-1 hold 1, 2, ..., 2^(m-1) (2^m - 1 together) and a
+// last block r ≤ 2^m; k < 2^m is k's binary digits, a larger k takes the
+// last block and the binary digits of k - r.
+func (o *sampleOutput) pickBlocks(k int) []int {
+	var out []int
+	m := len(o.Blocks)
+	if m > 0 && k >= 1<<(m-1) && k > 0 {
+		last := o.Blocks[m-1].N
+		if k >= last && (k-last) < 1<<(m-1) {
+			out = append(out, m-1)
+			k -= last
+		}
+	}
+	for i := 0; k > 0 && i < m; i++ {
+		if k&(1<<i) != 0 {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// allot shares want hashes among tasks that read avail[i] each: every task
+// gets an equal share up to what it has, the rest goes to those with more,
+// so exactly min(want, Σ avail) hashes are taken.
+func allot(avail []int, want int) []int {
+	k := make([]int, len(avail))
+	left := 0
+	for _, a := range avail {
+		left += a
+	}
+	left = min(left, want)
+	for left > 0 {
+		active := 0
+		for i := range avail {
+			if k[i] < avail[i] {
+				active++
+			}
+		}
+		per := max(1, left/active)
+		for i := range avail {
+			add := min(per, avail[i]-k[i], left)
+			k[i] += add
+			left -= add
+		}
+	}
+	return k
 }
 
 // Delete removes (or, dry, counts) the partition's matching hashes.

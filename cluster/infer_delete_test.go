@@ -71,6 +71,73 @@ func TestInferSampleBound(t *testing.T) {
 	}
 }
 
+// Regression (issue 8, item 14): --sample 1000 over exactly 1,000 keys read
+// 951 (each task took at most its share); a sample uses exactly Sample
+// hashes whenever that many exist, however uneven the partitions.
+func TestInferSampleExact(t *testing.T) {
+	rs := redistest.StartServer(t)
+	loadUsers(rs, 1000)
+	tc := newTestCluster(t, 2)
+	ctx := testCtx(t, 60*time.Second)
+	for _, tt := range []struct{ sample, want int }{{1000, 1000}, {999, 999}, {5000, 1000}, {7, 7}} {
+		job, err := tc.client.Submit(ctx, JobSpec{Kind: KindInfer, Redis: rs.URL(), Tasks: 16, Infer: &InferSpec{Pattern: "user:*", Sample: tt.sample}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := job.Wait(ctx)
+		job.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Inference.SampleCount != tt.want || res.Rows != int64(tt.want) {
+			t.Errorf("sample %d of 1000 keys: inferred from %d (rows %d), want %d", tt.sample, res.Inference.SampleCount, res.Rows, tt.want)
+		}
+	}
+}
+
+// TestPickBlocksAllot: every count up to a task's total is made of its
+// blocks, and allot hands out exactly min(want, Σ avail).
+func TestPickBlocksAllot(t *testing.T) {
+	for n := 0; n <= 300; n++ {
+		var o sampleOutput
+		for left, size := n, 1; left > 0; size *= 2 {
+			b := min(size, left)
+			o.Blocks = append(o.Blocks, sampleBlock{N: b})
+			left -= b
+		}
+		for k := 0; k <= n; k++ {
+			sum, seen := 0, map[int]bool{}
+			for _, i := range o.pickBlocks(k) {
+				if seen[i] {
+					t.Fatalf("n=%d k=%d: block %d twice", n, k, i)
+				}
+				seen[i] = true
+				sum += o.Blocks[i].N
+			}
+			if sum != k {
+				t.Fatalf("n=%d k=%d: blocks hold %d", n, k, sum)
+			}
+		}
+	}
+	for _, tt := range []struct {
+		avail []int
+		want  int
+	}{{[]int{10, 0, 500, 3}, 100}, {[]int{1, 1, 1}, 5}, {[]int{40, 60}, 100}, {nil, 10}, {[]int{7, 7, 7}, 20}} {
+		k := allot(tt.avail, tt.want)
+		total, sum := 0, 0
+		for i, a := range tt.avail {
+			total += a
+			sum += k[i]
+			if k[i] < 0 || k[i] > a {
+				t.Errorf("allot(%v, %d) = %v: share %d outside 0..%d", tt.avail, tt.want, k, k[i], a)
+			}
+		}
+		if sum != min(total, tt.want) {
+			t.Errorf("allot(%v, %d) = %v: %d taken, want %d", tt.avail, tt.want, k, sum, min(total, tt.want))
+		}
+	}
+}
+
 // TestDeleteDryRunThenDelete: a dry run counts and deletes nothing; the
 // delete removes exactly the matching hashes.
 func TestDeleteDryRunThenDelete(t *testing.T) {

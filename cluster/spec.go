@@ -76,9 +76,11 @@ type ScanSpec struct {
 // InferSpec holds the options of an infer job.
 type InferSpec struct {
 	Pattern string `json:"pattern"`
-	// Sample bounds the hashes read over all partitions (0 = 1000): each of
-	// the job's T tasks reads up to ⌈Sample/T⌉, so fewer are read when
-	// partitions are uneven or small.
+	// Sample is the number of hashes inferred from (0 = 1000), or all of
+	// them if fewer match. Each task reads up to Sample hashes of its
+	// partition; the result takes an equal share from each task as far as
+	// its partition has them and the rest from the larger ones, so exactly
+	// Sample hashes are used whenever that many exist.
 	Sample    int     `json:"sample,omitempty"`
 	Threshold float64 `json:"threshold,omitempty"` // confidence threshold (0 = codec default 0.9)
 }

@@ -31,8 +31,8 @@ func (a *App) inferCommand(g *GlobalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "infer PATTERN [-o FILE] [flags]",
 		Short: "Infer a schema from a sample of the hashes matching PATTERN",
-		Long: `Infer samples up to --sample hashes matching PATTERN (spread over the whole
-keyspace) and picks for each field the narrowest type that at least --threshold
+		Long: `Infer samples --sample hashes matching PATTERN (all if fewer match; spread
+over the whole keyspace) and picks for each field the narrowest type that at least --threshold
 of its non-null values parse as (bool, int64, float64, date, datetime, else
 utf8). It prints the schema with each field's confidence, null ratio and
 warnings to stderr, and writes the schema as JSON to FILE (or stdout). That
