@@ -147,6 +147,16 @@ func TestScanLoadRoundTrip(t *testing.T) {
 	if s := r.summary(t); num(t, s, "rows") != 1000 {
 		t.Fatalf("scan of the reloaded keys: %v", s)
 	}
+	// hashes that do hold a _key field (written by something else): the
+	// collision names the options that avoid it
+	if err := srv.Client().HSet(ctx, "old:1", "_key", "x", "name", "a").Err(); err != nil {
+		t.Fatal(err)
+	}
+	r = redstage(t, env, 2*time.Minute, "scan", "old:*", "-o", filepath.Join(dir, "old.parquet"))
+	if r.code != 2 || !contains(r.stderr, "--fields") || !contains(r.stderr, "--no-key") {
+		t.Errorf("collision with a _key field: want exit 2 naming --fields and --no-key\n%s", r)
+	}
+	mustRedstage(t, env, 2*time.Minute, "scan", "old:*", "--no-key", "-o", filepath.Join(dir, "old.parquet"))
 }
 
 // Regression (issue 8, item 7): a TTL column takes seconds, durations and

@@ -118,8 +118,10 @@ func Classify(err error) (int, string) {
 		return ExitBrokenPipe, "the reader of the output (a pipe) closed it before the end, e.g. | head: the job was cancelled; to keep all rows write them to a file with -o FILE"
 	case errors.Is(err, errInterrupted):
 		return ExitInterrupted, "the job was cancelled on the cluster; run the command again to redo it"
+	case errors.Is(err, codec.ErrColumnCollision):
+		return ExitUsage, "the hashes have a field named like a scan metadata column (_key, _ttl, _index; e.g. written by an older load of scan output): leave the field out with --fields, or drop that column (--no-key; _ttl and _index only come with --include-ttl and --row-index)"
 	case errors.As(err, &se), errors.Is(err, codec.ErrUnknownType), errors.Is(err, codec.ErrInvalidSchema),
-		errors.Is(err, codec.ErrUnknownField), errors.Is(err, codec.ErrColumnCollision):
+		errors.Is(err, codec.ErrUnknownField):
 		return ExitUsage, "fix the schema: a spec is name:type,... with types utf8, int64, float64, bool, date, datetime; a file is given as @path"
 	case errors.As(err, &fe), errors.Is(err, codec.ErrMalformedFile), errors.Is(err, codec.ErrUnknownFormat),
 		errors.Is(err, codec.ErrNotSeekable), errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
