@@ -59,6 +59,8 @@ func TestLoadCountsWhenStopped(t *testing.T) {
 			t.Fatalf("%d keys in Redis: the stop did not cut the load short; make it larger", keys)
 		}
 		sum := result{stderr: cli.output()}.summary(t)
+		t.Logf("stopped after %s: Redis holds %d of %d keys; summary says written %v (lower bound %v)",
+			time.Since(start).Round(time.Millisecond), keys, countRows, sum["written"], sum["counts_lower_bound"])
 		if got := num(t, sum, "written"); got != keys || sum["counts_lower_bound"] != true {
 			t.Errorf("summary: written %d (lower bound %v); Redis holds %d keys\n%s", got, sum["counts_lower_bound"], keys, tail(cli.output(), 30))
 		}

@@ -293,7 +293,11 @@ func (a *App) runScan(ctx context.Context, o *ScanOptions) (err error) {
 	sum.Schema = o.Schema.Spec()
 	spec := o.spec()
 	if err := spec.Validate(); err != nil {
-		return exitErr(ExitUsage, "see: redstage scan --help", err)
+		hint := "see: redstage scan --help"
+		if errors.Is(err, codec.ErrColumnCollision) {
+			_, hint = Classify(err)
+		}
+		return exitErr(ExitUsage, hint, err)
 	}
 	job, err := rt.client.Submit(ctx, spec)
 	if err != nil {
