@@ -130,39 +130,56 @@ func (e *shardExecutor) Sample(ctx context.Context, spec *JobSpec, raw json.RawM
 		return nil, counts{}, fmt.Errorf("connecting to redis %s: %w", spec.redisTarget(), err)
 	}
 	defer release()
-	var out sampleOutput
-	opts := codec.InferOptions{Threshold: spec.Infer.Threshold}
-	cur, size := codec.NewInferrer(opts), 1
-	flush := func() error {
-		if cur.SampleCount() == 0 {
-			return nil
-		}
-		state, err := json.Marshal(cur)
-		if err != nil {
-			return fmt.Errorf("encoding inference state: %w", err)
-		}
-		out.Blocks = append(out.Blocks, sampleBlock{N: int(cur.SampleCount()), State: state})
-		cur, size = codec.NewInferrer(opts), 2*size
-		return nil
-	}
+	bs := newBlockSampler(codec.InferOptions{Threshold: spec.Infer.Threshold})
 	n, err := shard.SamplePartition(ctx, c, p, spec.Infer.Pattern, limit, func(_ string, m map[string]string) error {
-		cur.AddHash(m)
-		if cur.SampleCount() == int64(size) {
-			return flush()
-		}
-		return nil
+		return bs.add(m)
 	})
 	if err == nil {
-		err = flush()
+		err = bs.flush()
 	}
 	if err != nil {
 		return nil, counts{}, restartError(p, err)
 	}
-	b, err := json.Marshal(out)
+	b, err := json.Marshal(bs.out)
 	if err != nil {
 		return nil, counts{}, fmt.Errorf("encoding inference state: %w", err)
 	}
 	return b, counts{Rows: int64(n)}, nil
+}
+
+// blockSampler cuts sampled hashes into inferrer states of 1, 2, 4, ...
+// hashes (sampleOutput).
+type blockSampler struct {
+	opts codec.InferOptions
+	cur  *codec.Inferrer
+	size int64 // hashes of the current block when full
+	out  sampleOutput
+}
+
+func newBlockSampler(opts codec.InferOptions) *blockSampler {
+	return &blockSampler{opts: opts, cur: codec.NewInferrer(opts), size: 1}
+}
+
+func (s *blockSampler) add(m map[string]string) error {
+	s.cur.AddHash(m)
+	if s.cur.SampleCount() == s.size {
+		return s.flush()
+	}
+	return nil
+}
+
+// flush ends the current block (if it has hashes).
+func (s *blockSampler) flush() error {
+	if s.cur.SampleCount() == 0 {
+		return nil
+	}
+	state, err := json.Marshal(s.cur)
+	if err != nil {
+		return fmt.Errorf("encoding inference state: %w", err)
+	}
+	s.out.Blocks = append(s.out.Blocks, sampleBlock{N: int(s.cur.SampleCount()), State: state})
+	s.cur, s.size = codec.NewInferrer(s.opts), 2*s.size
+	return nil
 }
 
 // sampleOutput is an infer task's output: the inferrer states of the
