@@ -131,8 +131,8 @@ func (e *shardExecutor) Sample(ctx context.Context, spec *JobSpec, raw json.RawM
 	}
 	defer release()
 	bs := newBlockSampler(codec.InferOptions{Threshold: spec.Infer.Threshold})
-	n, err := shard.SamplePartition(ctx, c, p, spec.Infer.Pattern, limit, func(_ string, m map[string]string) error {
-		return bs.add(m)
+	n, err := shard.SamplePartition(ctx, c, p, spec.Infer.Pattern, limit, func(_ string, names []string, m map[string]string) error {
+		return bs.add(names, m)
 	})
 	if err == nil {
 		err = bs.flush()
@@ -160,8 +160,22 @@ func newBlockSampler(opts codec.InferOptions) *blockSampler {
 	return &blockSampler{opts: opts, cur: codec.NewInferrer(opts), size: 1}
 }
 
-func (s *blockSampler) add(m map[string]string) error {
-	s.cur.AddHash(m)
+// orderedFields: hashes with at most this many fields are taken in the
+// order Redis returns them (the insertion order of a listpack-encoded
+// hash, Redis's default up to 128 fields); larger ones, whose order means
+// nothing, in natural order (codec.Inferrer.AddHash).
+const orderedFields = 128
+
+func (s *blockSampler) add(names []string, m map[string]string) error {
+	if len(names) == len(m) && len(names) <= orderedFields {
+		values := make([]string, len(names))
+		for i, k := range names {
+			values[i] = m[k]
+		}
+		s.cur.AddRow(names, values)
+	} else {
+		s.cur.AddHash(m)
+	}
 	if s.cur.SampleCount() == s.size {
 		return s.flush()
 	}

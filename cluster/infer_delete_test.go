@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -91,6 +92,39 @@ func TestInferSampleExact(t *testing.T) {
 		}
 		if res.Inference.SampleCount != tt.want || res.Rows != int64(tt.want) {
 			t.Errorf("sample %d of 1000 keys: inferred from %d (rows %d), want %d", tt.sample, res.Inference.SampleCount, res.Rows, tt.want)
+		}
+	}
+}
+
+// Regression (issue 8, item 14): inferred fields came sorted by name;
+// they come in the order first seen: a small hash's insertion order, a
+// large hash's fields in natural order (c2 before c10).
+func TestInferFieldOrder(t *testing.T) {
+	rs := redistest.StartServer(t)
+	rs.Load(50, func(i int) []string {
+		return []string{"HSET", fmt.Sprintf("o:%d", i), "zeta", "1", "alpha", "x", "mid", "2024-01-01"}
+	})
+	rs.Load(5, func(i int) []string {
+		args := []string{"HSET", fmt.Sprintf("w:%d", i)}
+		for c := 200; c >= 0; c-- {
+			args = append(args, fmt.Sprintf("c%d", c), "1")
+		}
+		return args
+	})
+	tc := newTestCluster(t, 2)
+	ctx := testCtx(t, 60*time.Second)
+	for pattern, want := range map[string][]string{"o:*": {"zeta", "alpha", "mid"}, "w:*": {"c0", "c1", "c2", "c3"}} {
+		job, err := tc.client.Submit(ctx, JobSpec{Kind: KindInfer, Redis: rs.URL(), Tasks: 4, Infer: &InferSpec{Pattern: pattern}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := job.Wait(ctx)
+		job.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Inference.Schema.Names(); len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
+			t.Errorf("%s: fields %v, want them to start %v", pattern, got, want)
 		}
 	}
 }

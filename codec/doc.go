@@ -170,10 +170,11 @@
 // Confidence is valid / non-null values under the chosen type (1 when
 // every sampled value fits). A field with no non-null value is utf8 with
 // all_null set and confidence 0. all_confident means every field has
-// confidence 1. Fields are in the order first seen: for rows (AddRow, CSV)
-// the column order; within one hash (AddHash), whose field order Redis does
-// not keep for large hashes, in natural order (c2 before c10), after the
-// fields of earlier hashes. Partial Inferrers marshal to JSON (keeping
+// confidence 1. Fields are in the order first seen: for rows (AddRow, CSV;
+// redstage infer passes small hashes as rows in the order Redis returns
+// their fields, i.e. as written) the column order; within one map
+// (AddHash), which has no order, in natural order (c2 before c10), after
+// the fields of earlier hashes. Partial Inferrers marshal to JSON (keeping
 // that order) and Merge into the same types and figures as one Inferrer
 // over the whole sample; the merged order is the receiver's fields, then
 // each merged Inferrer's new fields in its order.

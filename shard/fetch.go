@@ -17,6 +17,9 @@ type fetcher struct {
 	rdb    redis.Cmdable
 	fields []string // nil = HGETALL
 	ttl    bool
+	// ordered: HGETALL keeps the order of the server's reply in row.names
+	// (the field order of small hashes is their insertion order).
+	ordered bool
 }
 
 // row is one fetched hash. For HMGET, values/present follow fetcher.fields;
@@ -24,6 +27,7 @@ type fetcher struct {
 type row struct {
 	key     string
 	m       map[string]string
+	names   []string // ordered HGETALL: m's fields in reply order
 	values  []string
 	present []bool
 	ttl     int64
@@ -46,7 +50,9 @@ func (f *fetcher) fetch(ctx context.Context, keys []string) ([]row, fetchCounts,
 		ttls = make([]*redis.Cmd, len(keys))
 	}
 	for i, k := range keys {
-		if f.fields == nil {
+		if f.fields == nil && f.ordered {
+			data[i] = pipe.Do(ctx, "HGETALL", k)
+		} else if f.fields == nil {
 			data[i] = pipe.HGetAll(ctx, k)
 		} else {
 			data[i] = pipe.HMGet(ctx, k, f.fields...)
@@ -86,7 +92,11 @@ func (f *fetcher) fetch(ctx context.Context, keys []string) ([]row, fetchCounts,
 			r.ttl = t
 		}
 		if f.fields == nil {
-			r.m = data[i].(*redis.MapStringStringCmd).Val()
+			if f.ordered {
+				r.m, r.names = orderedHash(data[i].(*redis.Cmd).Val())
+			} else {
+				r.m = data[i].(*redis.MapStringStringCmd).Val()
+			}
 			if len(r.m) == 0 { // a hash is never empty: the key is gone
 				fc.vanished++
 				continue
@@ -133,6 +143,23 @@ func (f *fetcher) fetch(ctx context.Context, keys []string) ([]row, fetchCounts,
 		}
 	}
 	return out, fc, nil
+}
+
+// orderedHash reads a RESP2 HGETALL reply (field, value, ...) into a map
+// and the field names in reply order.
+func orderedHash(v any) (map[string]string, []string) {
+	arr, _ := v.([]any)
+	m := make(map[string]string, len(arr)/2)
+	names := make([]string, 0, len(arr)/2)
+	for i := 0; i+1 < len(arr); i += 2 {
+		k, _ := arr[i].(string)
+		val, _ := arr[i+1].(string)
+		if _, dup := m[k]; !dup {
+			names = append(names, k)
+		}
+		m[k] = val
+	}
+	return m, names
 }
 
 // missing returns the keys that do not exist (EXISTS in one pipeline).

@@ -8,17 +8,19 @@ import (
 )
 
 // SamplePartition reads up to limit hashes of partition p whose keys match
-// pattern, calling fn for each (key, all fields), and returns how many it
-// passed to fn. It walks the partition like ScanPartition (the same keys,
+// pattern, calling fn for each (key, its field names in the order Redis
+// returns them, all fields), and returns how many it passed to fn. Redis
+// returns the fields of a small (listpack-encoded) hash in insertion order,
+// those of a large one in no particular order. It walks the partition like ScanPartition (the same keys,
 // each at most once) and stops early once limit is reached; limit ≤ 0 means
 // the whole partition. Used by schema inference.
-func SamplePartition(ctx context.Context, c *Client, p Partition, pattern string, limit int, fn func(key string, m map[string]string) error) (int, error) {
+func SamplePartition(ctx context.Context, c *Client, p Partition, pattern string, limit int, fn func(key string, names []string, m map[string]string) error) (int, error) {
 	var st sourceStats
 	src, err := openSource(ctx, c, p, sourceOptions{pattern: pattern, count: sampleCount(limit)}, &st)
 	if err != nil {
 		return 0, err
 	}
-	f := &fetcher{rdb: c.Redis()}
+	f := &fetcher{rdb: c.Redis(), ordered: true}
 	n := 0
 	for limit <= 0 || n < limit {
 		keys, err := src.next(ctx)
@@ -40,7 +42,7 @@ func SamplePartition(ctx context.Context, c *Client, p Partition, pattern string
 				break
 			}
 			n++
-			if err := fn(rows[i].key, rows[i].m); err != nil {
+			if err := fn(rows[i].key, rows[i].names, rows[i].m); err != nil {
 				return n, err
 			}
 		}

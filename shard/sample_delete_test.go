@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,7 +32,10 @@ func testSampleAndDelete(t *testing.T, c *Client, count func() int64) {
 		seen := map[string]bool{}
 		total := 0
 		for _, p := range parts {
-			n, err := SamplePartition(ctx, c, p, "d:*", 50, func(key string, m map[string]string) error {
+			n, err := SamplePartition(ctx, c, p, "d:*", 50, func(key string, names []string, m map[string]string) error {
+				if !slices.Equal(names, []string{"f0", "f1"}) { // HSET order
+					t.Errorf("%s: names %v, want [f0 f1]", key, names)
+				}
 				if seen[key] {
 					t.Errorf("%s sampled twice", key)
 				}
