@@ -413,11 +413,18 @@ func (fi *FieldInference) setType(t Type) {
 
 func (r *Inference) summarize() {
 	r.AverageConfidence, r.AllConfident = 0, true
-	for _, f := range r.Fields {
-		r.AverageConfidence += f.Confidence
+	// Summed in ascending order, so the average does not depend on the
+	// field order (which depends on the order hashes were seen).
+	conf := make([]float64, len(r.Fields))
+	for i, f := range r.Fields {
+		conf[i] = f.Confidence
 		if f.Confidence < 1 {
 			r.AllConfident = false
 		}
+	}
+	sort.Float64s(conf)
+	for _, c := range conf {
+		r.AverageConfidence += c
 	}
 	if len(r.Fields) > 0 {
 		r.AverageConfidence /= float64(len(r.Fields))
