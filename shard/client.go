@@ -60,9 +60,10 @@ type Client struct {
 	std     *redis.Client        // standalone (nil for a cluster)
 	cluster *redis.ClusterClient // cluster (nil for standalone)
 
-	mu    sync.Mutex
-	nodes map[string]*redis.Client // per-node clients of a cluster
-	topo  *Topology
+	mu     sync.Mutex
+	nodes  map[string]*redis.Client // per-node clients of a cluster
+	topo   *Topology
+	limits *listpackLimits // read once by writes (write_limits.go)
 }
 
 // Dial connects to the deployment behind rawURL, detects whether it is a

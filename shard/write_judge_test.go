@@ -62,7 +62,8 @@ func TestWriteJudge(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ex := &writeExecutor{opts: WriteOptions{Mode: tt.mode}}
 			ex.restore.Store(true)
-			c := &batchCmd{eligible: true, path: tt.path}
+			ex.scripts.Store(true)
+			c := &batchCmd{listpack: true, path: tt.path}
 			cmd := redis.NewCmd(ctx)
 			if tt.err != nil {
 				cmd.SetErr(tt.err)

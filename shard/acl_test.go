@@ -1,0 +1,266 @@
+package shard_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redstage/redstage/internal/redistest"
+	"github.com/redstage/redstage/shard"
+)
+
+// aclUser creates an ACL user with password "pw" and the given rules on s
+// and returns its URL.
+func aclUser(t *testing.T, s *redistest.Server, name string, rules ...string) string {
+	t.Helper()
+	args := []any{"acl", "setuser", name, "reset", "on", ">pw", "~*", "&*"}
+	for _, r := range rules {
+		args = append(args, r)
+	}
+	if err := s.Client().Do(context.Background(), args...).Err(); err != nil {
+		t.Fatalf("ACL SETUSER %s: %v", name, err)
+	}
+	return "redis://" + name + ":pw@" + s.Addr()
+}
+
+// keyState is what a test compares of one key: type, hash fields, and
+// whether it expires.
+func keyState(t *testing.T, rdb redis.UniversalClient, key string) string {
+	t.Helper()
+	ctx := context.Background()
+	typ, err := rdb.Type(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttl, err := rdb.PTTL(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := fmt.Sprintf("%s ttl=%v", typ, ttl > 0)
+	if typ == "hash" {
+		m, err := rdb.HGetAll(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range sortedKeys(m) {
+			s += " " + k + "=" + m[k]
+		}
+	}
+	return s
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range maps.Keys(m) {
+		keys = append(keys, k)
+	}
+	for i := range keys {
+		for j := i + 1; j < len(keys); j++ {
+			if keys[j] < keys[i] {
+				keys[i], keys[j] = keys[j], keys[i]
+			}
+		}
+	}
+	return keys
+}
+
+// seedExisting creates the keys a write meets under prefix p: 0 a hash
+// with an expiry, 1 a list, 2 nothing, 3 a hash without expiry, 4 a hash
+// whose row is too long for a listpack.
+func seedExisting(t *testing.T, rdb redis.UniversalClient, p string) {
+	t.Helper()
+	ctx := context.Background()
+	pipe := rdb.Pipeline()
+	pipe.HSet(ctx, p+"0", "a", "old", "z", "keep")
+	pipe.Expire(ctx, p+"0", time.Hour)
+	pipe.RPush(ctx, p+"1", "x")
+	pipe.HSet(ctx, p+"3", "a", "old", "z", "keep")
+	pipe.HSet(ctx, p+"4", "z", "keep")
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWriteWithoutEval: a user allowed RESTORE (or not) but denied
+// EVAL/EVALSHA/SCRIPT writes every mode, with and without expiries, to the
+// same final state as a user with scripts, and a second run (a retried
+// task) leaves that state unchanged.
+func TestWriteWithoutEval(t *testing.T) {
+	s := redistest.StartServer(t)
+	admin := s.Client()
+	users := map[string]string{
+		"noeval":        aclUser(t, s, "noeval", "+@all", "-eval", "-evalsha", "-script", "-eval_ro", "-evalsha_ro"),
+		"noeval_norest": aclUser(t, s, "noeval_norest", "+@all", "-eval", "-evalsha", "-script", "-eval_ro", "-evalsha_ro", "-restore"),
+	}
+	ref := dialWriteTarget(t, s.URL(), admin)
+	long := strings.Repeat("L", 100)
+	key := []any{"0", "1", "2", "3", "4"}
+	a := []any{"new0", "new1", "new2", "new3", "new4"}
+	b := []any{"b", "b", nil, "b", long}
+	ttl := []any{int64(3600), nil, int64(60), nil, int64(60)}
+	rec := wrecord(t, wcol{"k", arrow.BinaryTypes.String, key}, wcol{"a", arrow.BinaryTypes.String, a},
+		wcol{"b", arrow.BinaryTypes.String, b}, wcol{"ttl", arrow.PrimitiveTypes.Int64, ttl})
+	for name, url := range users {
+		w := dialWriteTarget(t, url, admin)
+		for _, mode := range []shard.WriteMode{shard.ModeReplace, shard.ModeAppend, shard.ModeSkip} {
+			for _, ttlCol := range []string{"", "ttl"} {
+				t.Run(fmt.Sprintf("%s/%s/ttl=%q", name, mode, ttlCol), func(t *testing.T) {
+					p := fmt.Sprintf("%s:%s:%s:", name, mode, ttlCol)
+					rp := "ref:" + p
+					seedExisting(t, admin, p)
+					seedExisting(t, admin, rp)
+					opts := shard.WriteOptions{Prefix: p, KeyColumns: []string{"k"}, Mode: mode, TTLColumn: ttlCol, Pipeline: 2}
+					before := commandCalls(t, w, "watch", "evalsha")
+					got := write(t, w, rec, opts)
+					after := commandCalls(t, w, "watch", "evalsha")
+					opts.Prefix = rp
+					want := write(t, ref, rec, opts)
+					if got.Written != want.Written || got.Skipped != want.Skipped || got.Failed != want.Failed || got.Failed != 1 {
+						t.Fatalf("without EVAL: %+v; with EVAL: %+v (want the list key failed, nothing else)", got, want)
+					}
+					// Append without expiry is HSET, skip with RESTORE a TYPE probe:
+					// neither needs a script.
+					if (mode != shard.ModeAppend || ttlCol != "") && (mode != shard.ModeSkip || name == "noeval_norest") {
+						if after["watch"] == before["watch"] {
+							t.Errorf("no WATCH sent: the keys did not take the path without scripts")
+						}
+					}
+					first := map[string]string{}
+					for _, k := range key {
+						first[k.(string)] = keyState(t, admin, p+k.(string))
+						if r := keyState(t, admin, rp+k.(string)); first[k.(string)] != r {
+							t.Errorf("key %s: without EVAL %q; with EVAL %q", k, first[k.(string)], r)
+						}
+					}
+					opts.Prefix = p
+					again := write(t, w, rec, opts)
+					if again.Failed != 1 || again.Written+again.Skipped != got.Written+got.Skipped {
+						t.Errorf("second run %+v; first %+v", again, got)
+					}
+					for _, k := range key {
+						if st := keyState(t, admin, p+k.(string)); st != first[k.(string)] {
+							t.Errorf("key %s after a second run: %q; after the first %q", k, st, first[k.(string)])
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestWriteReadOnlyUser: a user who may not write gets one error naming a
+// refused command, typed ErrNoPermission; no key is counted as failed and
+// nothing is written.
+func TestWriteReadOnlyUser(t *testing.T) {
+	s := redistest.StartServer(t)
+	url := aclUser(t, s, "reader", "+@read", "+@connection", "+info")
+	w := dialWriteTarget(t, url, s.Client())
+	vals := make([]any, 100)
+	for i := range vals {
+		vals[i] = int64(i)
+	}
+	rec := wrecord(t, wcol{"v", arrow.PrimitiveTypes.Int64, vals})
+	for _, mode := range []shard.WriteMode{shard.ModeReplace, shard.ModeAppend, shard.ModeSkip} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		st, err := shard.WriteBatch(ctx, w.client, rec, shard.WriteOptions{Prefix: "ro:", Mode: mode})
+		cancel()
+		var ae *shard.AccessError
+		if !errors.Is(err, shard.ErrNoPermission) || !errors.As(err, &ae) || ae.Command == "" {
+			t.Fatalf("%s: err %v; want an AccessError of ErrNoPermission naming the command", mode, err)
+		}
+		if !strings.Contains(err.Error(), strings.ToUpper(ae.Command)) {
+			t.Errorf("%s: message %q does not name %s", mode, err, strings.ToUpper(ae.Command))
+		}
+		if st.Failed != 0 || st.Written != 0 {
+			t.Errorf("%s: stats %+v; want no key counted", mode, st)
+		}
+	}
+	if keys := keysWithPrefix(t, w, "ro:"); len(keys) != 0 {
+		t.Fatalf("read-only user wrote %d keys", len(keys))
+	}
+}
+
+// TestWriteListpackLimits: with non-default hash-max-listpack-value and
+// -entries, keys written by WriteBatch (new keys through RESTORE, existing
+// ones replaced) have the encoding HSET gives the same fields, also after
+// DEBUG RELOAD, whether or not the user may read the configuration.
+func TestWriteListpackLimits(t *testing.T) {
+	s := redistest.StartServerWith(t, redistest.ServerOptions{Extra: []string{
+		"hash-max-listpack-value 16", "hash-max-listpack-entries 4", "enable-debug-command yes"}})
+	admin := s.Client()
+	ctx := context.Background()
+	urls := map[string]string{
+		"default":  s.URL(),
+		"noconfig": aclUser(t, s, "noconfig", "+@all", "-config"),
+	}
+	v := func(n int) string { return strings.Repeat("v", n) }
+	// Rows: long values (63, 17 bytes), values at the limit, too many fields.
+	cols := []wcol{{"k", arrow.BinaryTypes.String, []any{"long63", "long17", "at16", "many", "short"}}}
+	for f := range 5 {
+		vals := []any{v(63), v(17), v(16), "x", "1"}
+		if f >= 3 {
+			vals = []any{nil, nil, nil, "y", nil} // only "many" has 5 fields
+		}
+		cols = append(cols, wcol{"f" + strconv.Itoa(f), arrow.BinaryTypes.String, vals})
+	}
+	rec := wrecord(t, cols...)
+	for user, url := range urls {
+		w := dialWriteTarget(t, url, admin)
+		for _, mode := range []shard.WriteMode{shard.ModeReplace, shard.ModeSkip} {
+			p := user + ":" + string(mode) + ":"
+			if mode == shard.ModeReplace {
+				// Existing keys: replaced through the restore script.
+				for _, k := range cols[0].vals {
+					admin.HSet(ctx, p+k.(string), "old", "x")
+				}
+			}
+			write(t, w, rec, shard.WriteOptions{Prefix: p, KeyColumns: []string{"k"}, Mode: mode})
+			for _, k := range cols[0].vals {
+				key := p + k.(string)
+				m, err := admin.HGetAll(ctx, key).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				ref := "hset:" + key
+				admin.Del(ctx, ref)
+				admin.HSet(ctx, ref, m)
+				checkEncoding(t, admin, key, ref, "after the write")
+			}
+		}
+	}
+	if err := admin.Do(ctx, "debug", "reload").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for user := range urls {
+		for _, mode := range []shard.WriteMode{shard.ModeReplace, shard.ModeSkip} {
+			for _, k := range cols[0].vals {
+				key := user + ":" + string(mode) + ":" + k.(string)
+				checkEncoding(t, admin, key, "hset:"+key, "after DEBUG RELOAD")
+			}
+		}
+	}
+}
+
+func checkEncoding(t *testing.T, rdb *redis.Client, key, ref, when string) {
+	t.Helper()
+	ctx := context.Background()
+	got, err := rdb.ObjectEncoding(ctx, key).Result()
+	if err != nil {
+		t.Fatalf("OBJECT ENCODING %s: %v", key, err)
+	}
+	want, err := rdb.ObjectEncoding(ctx, ref).Result()
+	if err != nil {
+		t.Fatalf("OBJECT ENCODING %s: %v", ref, err)
+	}
+	if got != want {
+		t.Errorf("%s %s: encoding %s; HSET of the same fields gives %s", key, when, got, want)
+	}
+}
