@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redstage/redstage/codec"
 	"github.com/redstage/redstage/internal/redistest"
 	"github.com/redstage/redstage/shard"
 )
@@ -262,5 +263,165 @@ func checkEncoding(t *testing.T, rdb *redis.Client, key, ref, when string) {
 	}
 	if got != want {
 		t.Errorf("%s %s: encoding %s; HSET of the same fields gives %s", key, when, got, want)
+	}
+}
+
+// TestDialRefusals: credentials, a missing INFO permission and a database
+// out of range are each reported as their own error kind (not as an
+// unreachable server), naming what to fix.
+func TestDialRefusals(t *testing.T) {
+	s := redistest.StartServerWith(t, redistest.ServerOptions{Password: "secret"})
+	noInfo := aclUser(t, s, "noinfo", "+@all", "-info")
+	host := s.Addr()
+	tests := []struct {
+		name, url string
+		kind      error
+		want      string
+	}{
+		{"noauth", "redis://" + host, shard.ErrAuth, "needs a password"},
+		{"wrongpass", "redis://:wrong@" + host, shard.ErrAuth, "wrong user name or password"},
+		{"wronguser", "redis://nobody:secret@" + host, shard.ErrAuth, "wrong user name or password"},
+		{"no INFO", noInfo, shard.ErrNoPermission, "may not run INFO"},
+		{"bad db", "redis://:secret@" + host + "/99", shard.ErrBadDB, "database"},
+	}
+	kinds := []error{shard.ErrAuth, shard.ErrNoPermission, shard.ErrBadDB}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, err := shard.Dial(ctx, tt.url)
+			if err == nil {
+				c.Close()
+				t.Fatal("Dial succeeded")
+			}
+			for _, k := range kinds {
+				if errors.Is(err, k) != (k == tt.kind) {
+					t.Errorf("errors.Is(err, %v) = %v; err %v", k, errors.Is(err, k), err)
+				}
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("message %q does not say %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("message %q shows the password", err)
+			}
+		})
+	}
+}
+
+// TestScanDeleteRefusals: a user without SCAN gets ErrNoPermission naming
+// SCAN from ScanPartition and DeletePartition; a read-only user's delete
+// fails naming UNLINK, deleting nothing.
+func TestScanDeleteRefusals(t *testing.T) {
+	s := redistest.StartServer(t)
+	ctx := context.Background()
+	for i := range 50 {
+		s.Client().HSet(ctx, "acl:"+strconv.Itoa(i), "f", i)
+	}
+	check := func(t *testing.T, err error, cmd string) {
+		t.Helper()
+		var ae *shard.AccessError
+		if !errors.As(err, &ae) || !errors.Is(err, shard.ErrNoPermission) || ae.Command != cmd {
+			t.Fatalf("err %v; want ErrNoPermission for %s", err, cmd)
+		}
+		if !strings.Contains(err.Error(), strings.ToUpper(cmd)) {
+			t.Errorf("message %q does not name %s", err, strings.ToUpper(cmd))
+		}
+	}
+	plan := func(t *testing.T, c *shard.Client) shard.Partition {
+		parts, err := shard.PlanScan(ctx, c, shard.PlanOptions{Tasks: 1, Pattern: "acl:*"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return parts[0]
+	}
+	t.Run("no scan", func(t *testing.T) {
+		w := dialWriteTarget(t, aclUser(t, s, "noscan", "+@all", "-scan"), s.Client())
+		p := plan(t, w.client)
+		schema, err := codec.ParseSchemaSpec("f:int64")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = shard.ScanPartition(ctx, w.client, p, shard.ScanOptions{Pattern: "acl:*", Schema: schema}, func(arrow.RecordBatch) error { return nil })
+		check(t, err, "scan")
+		_, err = shard.DeletePartition(ctx, w.client, p, shard.DeleteOptions{Pattern: "acl:*"})
+		check(t, err, "scan")
+	})
+	t.Run("read only delete", func(t *testing.T) {
+		w := dialWriteTarget(t, aclUser(t, s, "ro", "+@read", "+@connection", "+info", "+memory|stats"), s.Client())
+		p := plan(t, w.client)
+		ds, err := shard.DeletePartition(ctx, w.client, p, shard.DeleteOptions{Pattern: "acl:*"})
+		check(t, err, "unlink")
+		if ds.Deleted != 0 {
+			t.Errorf("deleted %d", ds.Deleted)
+		}
+		if n := len(keysWithPrefix(t, w, "acl:")); n != 50 {
+			t.Errorf("%d keys left; want 50", n)
+		}
+	})
+}
+
+// TestDeleteTypes: delete removes the keys of the chosen type (hash by
+// default, or all) and counts the matching keys of other types it left.
+func TestDeleteTypes(t *testing.T) {
+	s := redistest.StartServer(t)
+	ctx := context.Background()
+	rdb := s.Client()
+	seed := func() {
+		rdb.FlushAll(ctx)
+		for i := range 30 {
+			n := strconv.Itoa(i)
+			rdb.HSet(ctx, "t:h"+n, "f", n)
+			if i < 10 {
+				rdb.Set(ctx, "t:s"+n, n, 0)
+				rdb.RPush(ctx, "t:l"+n, n)
+				rdb.SAdd(ctx, "t:set"+n, n)
+			}
+		}
+		rdb.Set(ctx, "other:s", "x", 0)
+	}
+	c := dialWriteTarget(t, s.URL(), rdb).client
+	tests := []struct {
+		typ                    string
+		matched, other, remain int64
+	}{
+		{"", 30, 30, 31},
+		{"hash", 30, 30, 31},
+		{"string", 10, 50, 51},
+		{"all", 60, 0, 1},
+		{"any", 60, 0, 1},
+	}
+	for _, tt := range tests {
+		for _, dry := range []bool{true, false} {
+			seed()
+			parts, err := shard.PlanScan(ctx, c, shard.PlanOptions{Tasks: 4, Pattern: "t:*"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sum shard.DeleteStats
+			for _, p := range parts {
+				ds, err := shard.DeletePartition(ctx, c, p, shard.DeleteOptions{Pattern: "t:*", Type: tt.typ, DryRun: dry})
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum.Matched += ds.Matched
+				sum.Deleted += ds.Deleted
+				sum.OtherTypes += ds.OtherTypes
+			}
+			deleted := tt.matched
+			remain := tt.remain
+			if dry {
+				deleted, remain = 0, 61
+			}
+			if sum.Matched != tt.matched || sum.OtherTypes != tt.other || sum.Deleted != deleted {
+				t.Errorf("type %q dry %v: %+v; want matched %d other %d deleted %d", tt.typ, dry, sum, tt.matched, tt.other, deleted)
+			}
+			if n := rdb.DBSize(ctx).Val(); n != remain {
+				t.Errorf("type %q dry %v: %d keys left; want %d", tt.typ, dry, n, remain)
+			}
+		}
+	}
+	if _, err := shard.ParseDeleteType("lists"); !errors.Is(err, shard.ErrInvalidOptions) {
+		t.Errorf("ParseDeleteType(lists): %v", err)
 	}
 }
