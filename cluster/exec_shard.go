@@ -105,7 +105,7 @@ func (e *shardExecutor) Check(ctx context.Context, spec *JobSpec) error {
 			return fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 		}
 	}
-	_, release, err := e.client(ctx, spec.Redis)
+	c, release, err := e.client(ctx, spec.Redis)
 	if err != nil {
 		if errors.Is(err, shard.ErrInvalidURL) || errors.Is(err, shard.ErrClusterDB) || errors.Is(err, shard.ErrInvalidOptions) {
 			return fmt.Errorf("%w: redis %s: %w", ErrInvalidSpec, target, err)
@@ -115,7 +115,16 @@ func (e *shardExecutor) Check(ctx context.Context, spec *JobSpec) error {
 		}
 		return fmt.Errorf("%w: %s: %w (is Redis running there? check --redis)", ErrRedisUnreachable, target, err)
 	}
-	release()
+	defer release()
+	if spec.Load != nil {
+		// Refused write commands are named before the job starts.
+		if err := shard.CheckWrite(ctx, c, writeOptions(spec, 0)); err != nil {
+			if isAccessError(err) {
+				return fmt.Errorf("redis %s: %w", target, err)
+			}
+			return fmt.Errorf("%w: %s: checking write permissions: %w", ErrRedisUnreachable, target, err)
+		}
+	}
 	return nil
 }
 

@@ -425,3 +425,50 @@ func TestDeleteTypes(t *testing.T) {
 		t.Errorf("ParseDeleteType(lists): %v", err)
 	}
 }
+
+// TestCheckWrite: the check before a load names a refused command exactly
+// when no write path is left for the mode, and runs nothing.
+func TestCheckWrite(t *testing.T) {
+	s := redistest.StartServer(t)
+	ctx := context.Background()
+	users := map[string]string{
+		"all":      s.URL(),
+		"reader":   aclUser(t, s, "reader", "+@read", "+@connection", "+info", "+multi", "+discard"),
+		"noeval":   aclUser(t, s, "noeval", "+@all", "-eval", "-evalsha", "-script"),
+		"noevalwa": aclUser(t, s, "noevalwa", "+@all", "-eval", "-evalsha", "-script", "-watch"),
+		"hsetonly": aclUser(t, s, "hsetonly", "+@connection", "+info", "+multi", "+discard", "+hset"),
+		// Without MULTI only RESTORE and EVALSHA can be probed safely; HSET
+		// is taken as allowed (WriteBatch reports it if not).
+		"nomulti": aclUser(t, s, "nomulti", "+@read", "+@connection", "+info"),
+	}
+	type mode struct {
+		m   shard.WriteMode
+		ttl time.Duration
+	}
+	modes := []mode{{shard.ModeReplace, 0}, {shard.ModeSkip, 0}, {shard.ModeAppend, 0}, {shard.ModeAppend, time.Hour}}
+	// want: the refused command named per mode ("" = the check passes).
+	want := map[string][]string{
+		"all":      {"", "", "", ""},
+		"reader":   {"hset", "hset", "hset", "hset"},
+		"noeval":   {"", "", "", ""},
+		"noevalwa": {"evalsha", "", "", "evalsha"},
+		"hsetonly": {"evalsha", "evalsha", "", "evalsha"},
+		"nomulti":  {"evalsha", "evalsha", "", "evalsha"},
+	}
+	for name, url := range users {
+		w := dialWriteTarget(t, url, s.Client())
+		for i, m := range modes {
+			err := shard.CheckWrite(ctx, w.client, shard.WriteOptions{Prefix: "chk:", Mode: m.m, TTL: m.ttl})
+			var ae *shard.AccessError
+			switch {
+			case want[name][i] == "" && err != nil:
+				t.Errorf("%s %s ttl %v: %v; want the check to pass", name, m.m, m.ttl, err)
+			case want[name][i] != "" && (!errors.As(err, &ae) || ae.Command != want[name][i] || !errors.Is(err, shard.ErrNoPermission)):
+				t.Errorf("%s %s ttl %v: %v; want ErrNoPermission naming %s", name, m.m, m.ttl, err, want[name][i])
+			}
+		}
+	}
+	if n := s.Client().DBSize(ctx).Val(); n != 0 {
+		t.Errorf("the check left %d keys", n)
+	}
+}

@@ -51,6 +51,7 @@ func TestRedisRefusals(t *testing.T) {
 	reader := aclURL(t, srv, "reader", "+@read", "+@connection", "+info")
 	noScan := aclURL(t, srv, "noscan", "+@all", "-scan")
 	noInfo := aclURL(t, srv, "noinfo", "+@all", "-info")
+	noEvalWatch := aclURL(t, srv, "noevalwatch", "+@all", "-eval", "-evalsha", "-script", "-watch")
 	load := []string{"load", csv, "--key-column", "id", "--prefix", "p:"}
 	scan := []string{"scan", "keep:*", "--schema", "f:int64", "-o", filepath.Join(dir, "out.parquet"), "--tasks", "1"}
 	tests := []struct {
@@ -65,7 +66,8 @@ func TestRedisRefusals(t *testing.T) {
 		{"WRONGPASS", "redis://:wrong@" + host, load, 11, []string{"authentication failed", "wrong user name or password"}, false},
 		{"no INFO", noInfo, load, 12, []string{"permission denied", "may not run INFO"}, false},
 		{"bad DB", "redis://:secret@" + host + "/99", load, 13, []string{"database out of range", "/99"}, false},
-		{"read-only load", reader, load, 12, []string{"permission denied", "may not run"}, true},
+		{"read-only load", reader, load, 12, []string{"permission denied", "may not run EVALSHA", "checked before writing", "refused: MULTI, RESTORE, EVALSHA"}, false},
+		{"replace without EVAL or WATCH", noEvalWatch, load, 12, []string{"permission denied", "may not run EVALSHA", "checked before writing"}, false},
 		{"no SCAN", noScan, scan, 12, []string{"permission denied", "may not run SCAN"}, true},
 		{"read-only delete", reader, []string{"delete", "keep:*"}, 12, []string{"permission denied", "may not run UNLINK"}, true},
 	}
@@ -110,6 +112,34 @@ func TestRedisRefusals(t *testing.T) {
 				t.Errorf("%d keys in Redis; want the 20 seeded", n)
 			}
 		})
+	}
+}
+
+// TestLoadWithoutEval: a user denied EVAL, EVALSHA and SCRIPT loads new
+// keys and then replaces, skips and appends to them, every key written.
+func TestLoadWithoutEval(t *testing.T) {
+	srv := redistest.StartServer(t)
+	url := aclURL(t, srv, "noeval", "+@all", "-eval", "-evalsha", "-script")
+	csv := filepath.Join(t.TempDir(), "in.csv")
+	var b strings.Builder
+	b.WriteString("id,name\n")
+	for i := range 2000 {
+		fmt.Fprintf(&b, "%d,%s\n", i, strings.Repeat("n", i%100))
+	}
+	if err := os.WriteFile(csv, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"replace", "replace", "skip", "append"} {
+		r := mustRedstage(t, childEnv(), 2*time.Minute, "load", csv, "--key-column", "id", "--prefix", "ne:",
+			"--if-exists", mode, "--ttl", "3600", "--redis", url, "--json")
+		s := r.summary(t)
+		num := func(k string) float64 { f, _ := s[k].(float64); return f }
+		if got := num("written") + num("skipped"); got != 2000 || (mode == "skip") != (num("skipped") == 2000) {
+			t.Fatalf("%s: written %v skipped %v; want 2000 keys\n%s", mode, s["written"], s["skipped"], r)
+		}
+	}
+	if n := keyCount(t, serverSize{srv}); n != 2000 {
+		t.Fatalf("%d keys; want 2000", n)
 	}
 }
 
