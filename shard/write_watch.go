@@ -15,89 +15,200 @@ import (
 // aborts the EXEC when the key changed after WATCH; the key is then tried
 // again. So the watch path is atomic per key like the script it replaces,
 // never touches a key of another type, and a retried write leaves the same
-// state. It costs three round trips per key (WATCH, TYPE, MULTI…EXEC),
-// which is why the scripts are preferred while they are allowed.
+// state. It costs three round trips per group of keys (WATCH, TYPE,
+// MULTI…EXEC) and more server work than a script, which is why the scripts
+// are preferred while they are allowed.
 //
 // The writes inside MULTI: with RESTORE allowed, RESTORE key ttl payload
 // [REPLACE] [ABSTTL] (replace, and skip of an absent key) or HSET and
 // PEXPIRE/PEXPIREAT (append); without RESTORE, DEL (replace of an existing
-// hash), HSET and PEXPIRE/PEXPIREAT.
+// hash), HSET and PEXPIRE/PEXPIREAT. Keys go in groups of up to
+// watchGroupMax (execWatched), so a batch costs a few round trips per group.
 
-// watchAttempts bounds the retries of one key whose EXEC keeps aborting.
+// watchAttempts bounds the retries of a group whose EXEC keeps aborting.
 const watchAttempts = 8
 
+// watchGroupMax is the most keys watched and written in one transaction.
+const watchGroupMax = 64
+
 // execWatched writes the rows idx of b on the watch path, in order, and
-// counts their outcomes in st.
+// counts their outcomes in st. Rows go in groups (consecutive rows, no key
+// twice, one slot on a cluster) of up to watchGroupMax keys: WATCH of the
+// group, TYPE of each key, one MULTI/EXEC, so three round trips per group.
+// A group that fails otherwise than by a per-key outcome, or keeps being
+// aborted, is written again one key at a time, which gives each key its
+// own outcome.
 func (ex *writeExecutor) execWatched(st *WriteStats, b *writeBatch, idx []int) error {
-	for _, i := range idx {
-		c := &b.cmds[i]
-		key := b.strs[c.start]
-		out, err := ex.writeWatched(c, key, b.strs[c.start+1:c.end])
-		switch out {
-		case outWritten:
-			st.Written++
-		case outSkipped:
-			st.Skipped++
-		case outFailed:
-			st.Failed++
-			if len(st.Failures) < ex.opts.MaxFailures {
-				st.Failures = append(st.Failures, KeyFailure{Key: key, Row: c.row, Err: err.Error()})
+	for len(idx) > 0 {
+		g := ex.watchGroup(b, idx)
+		idx = idx[len(g):]
+		outs, errs, err := ex.writeWatched(b, g)
+		if err != nil && len(g) > 1 {
+			for _, i := range g {
+				o, e, err := ex.writeWatched(b, []int{i})
+				if err != nil {
+					return ex.nodeError(b.strs[b.cmds[i].start], 1, err)
+				}
+				ex.countWatched(st, b, i, o[0], e[0])
 			}
-		default:
-			return ex.nodeError(key, 1, err)
+			continue
+		}
+		if err != nil {
+			return ex.nodeError(b.strs[b.cmds[g[0]].start], 1, err)
+		}
+		for j, i := range g {
+			ex.countWatched(st, b, i, outs[j], errs[j])
 		}
 	}
 	return nil
 }
 
-// writeWatched writes one key; the outcome is outWritten, outSkipped,
-// outFailed (with the key's error) or outNodeError.
-func (ex *writeExecutor) writeWatched(c *batchCmd, key string, kv []string) (outcome, error) {
+func (ex *writeExecutor) countWatched(st *WriteStats, b *writeBatch, i int, out outcome, err error) {
+	switch out {
+	case outWritten:
+		st.Written++
+	case outSkipped:
+		st.Skipped++
+	case outFailed:
+		st.Failed++
+		if len(st.Failures) < ex.opts.MaxFailures {
+			st.Failures = append(st.Failures, KeyFailure{Key: b.strs[b.cmds[i].start], Row: b.cmds[i].row, Err: err.Error()})
+		}
+	}
+}
+
+// watchGroup returns the first rows of idx that form a group.
+func (ex *writeExecutor) watchGroup(b *writeBatch, idx []int) []int {
+	seen := make(map[string]bool, min(len(idx), watchGroupMax))
+	slot := -1
+	n := 0
+	for _, i := range idx {
+		key := b.strs[b.cmds[i].start]
+		if n == watchGroupMax || seen[key] {
+			break
+		}
+		if ex.c.IsCluster() {
+			if s := KeySlot(key); slot >= 0 && s != slot {
+				break
+			} else {
+				slot = s
+			}
+		}
+		seen[key] = true
+		n++
+	}
+	return idx[:max(n, 1)]
+}
+
+// writeWatched writes the group g. Its per-key outcomes are outWritten,
+// outSkipped or outFailed (with the key's error); err is anything else
+// (a refused command, a connection error, a group that keeps being
+// aborted, a per-key error inside the transaction).
+func (ex *writeExecutor) writeWatched(b *writeBatch, g []int) ([]outcome, []error, error) {
+	keys := make([]string, len(g))
+	for j, i := range g {
+		keys[j] = b.strs[b.cmds[i].start]
+	}
+	outs := make([]outcome, len(g))
+	errs := make([]error, len(g))
 	for range watchAttempts {
-		var out outcome
-		var keyErr error
 		err := ex.rdb.Watch(ex.ctx, func(tx *redis.Tx) error {
-			t, err := tx.Type(ex.ctx, key).Result()
-			if err != nil {
-				return err
-			}
-			switch {
-			case t != "hash" && t != "none":
-				out, keyErr = outFailed, fmt.Errorf("WRONGTYPE Operation against a key holding the wrong kind of value (a %s)", t)
-				return nil
-			case t == "hash" && ex.opts.Mode == ModeSkip:
-				out = outSkipped
-				return nil
-			}
-			_, err = tx.TxPipelined(ex.ctx, func(p redis.Pipeliner) error {
-				ex.queueWatched(p, c, key, kv, t == "hash")
-				return nil
-			})
-			out = outWritten
-			return err
-		}, key)
+			return ex.watchedTx(tx, b, g, keys, outs, errs)
+		}, keys...)
 		switch {
 		case err == nil:
-			return out, keyErr
+			return outs, errs, nil
 		case errors.Is(err, redis.TxFailedErr):
-			continue // the key changed after WATCH: look again
+			continue // a key changed after WATCH: look again
 		}
-		switch code := errorCode(err); {
-		case code == "WRONGTYPE":
-			return outFailed, err
-		case code == "NOPERM":
-			if _, ok := deniedCommand(err.Error()); !ok {
-				return outFailed, err // the ACL forbids this key
+		if len(g) == 1 {
+			switch code := errorCode(err); {
+			case code == "WRONGTYPE":
+				outs[0], errs[0] = outFailed, err
+				return outs, errs, nil
+			case code == "NOPERM":
+				if _, ok := deniedCommand(err.Error()); !ok {
+					outs[0], errs[0] = outFailed, err // the ACL forbids this key
+					return outs, errs, nil
+				}
 			}
 		}
-		return outNodeError, err
+		return nil, nil, err
 	}
-	return outNodeError, fmt.Errorf("key %q keeps changing while being written (%d attempts); try again", key, watchAttempts)
+	return nil, nil, fmt.Errorf("key %q keeps changing while being written (%d attempts); try again", keys[0], watchAttempts)
+}
+
+// watchedTx runs inside WATCH of keys: TYPE of each key, then the writes
+// of the keys to write in one MULTI/EXEC.
+func (ex *writeExecutor) watchedTx(tx *redis.Tx, b *writeBatch, g []int, keys []string, outs []outcome, errs []error) error {
+	types := make([]*redis.StatusCmd, len(g))
+	if _, err := tx.Pipelined(ex.ctx, func(p redis.Pipeliner) error {
+		for j, k := range keys {
+			types[j] = p.Type(ex.ctx, k)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	write := false
+	for j := range g {
+		outs[j], errs[j] = outWritten, nil
+		switch t := types[j].Val(); {
+		case t != "hash" && t != "none":
+			outs[j], errs[j] = outFailed, fmt.Errorf("WRONGTYPE Operation against a key holding the wrong kind of value (a %s)", t)
+		case t == "hash" && ex.opts.Mode == ModeSkip:
+			outs[j] = outSkipped
+		default:
+			write = true
+		}
+	}
+	if !write {
+		return nil
+	}
+	queued := make([][]redis.Cmder, len(g))
+	_, err := tx.TxPipelined(ex.ctx, func(p redis.Pipeliner) error {
+		for j, i := range g {
+			if outs[j] == outWritten {
+				c := &b.cmds[i]
+				queued[j] = ex.queueWatched(p, c, keys[j], b.strs[c.start+1:c.end], types[j].Val() == "hash")
+			}
+		}
+		return nil
+	})
+	if err == nil || errors.Is(err, redis.TxFailedErr) {
+		return err
+	}
+	return execOutcomes(queued, outs, errs, err)
+}
+
+// execOutcomes sorts out an EXEC with errors. A transaction refused when
+// queued (EXECABORT, a refused command) ran nothing: every command has an
+// error and err is returned. Otherwise EXEC ran every command: a key whose
+// commands all succeeded was written, one with an error failed.
+func execOutcomes(queued [][]redis.Cmder, outs []outcome, errs []error, err error) error {
+	ran := false
+	for _, cmds := range queued {
+		for _, c := range cmds {
+			ran = ran || c.Err() == nil
+		}
+	}
+	if !ran {
+		return err
+	}
+	for j, cmds := range queued {
+		for _, c := range cmds {
+			if c.Err() != nil && outs[j] == outWritten {
+				outs[j], errs[j] = outFailed, c.Err()
+			}
+		}
+	}
+	return nil
 }
 
 // queueWatched queues the writes of one key inside MULTI.
-func (ex *writeExecutor) queueWatched(p redis.Pipeliner, c *batchCmd, key string, kv []string, exists bool) {
+func (ex *writeExecutor) queueWatched(p redis.Pipeliner, c *batchCmd, key string, kv []string, exists bool) []redis.Cmder {
 	ctx := ex.ctx
+	var cmds []redis.Cmder
 	if ex.restore.Load() && ex.opts.Mode != ModeAppend {
 		var payload []byte
 		if c.listpack {
@@ -112,23 +223,23 @@ func (ex *writeExecutor) queueWatched(p redis.Pipeliner, c *batchCmd, key string
 		if c.exp.kind == expireAt {
 			args = append(args, "absttl")
 		}
-		p.Do(ctx, args...)
-		return
+		return append(cmds, p.Do(ctx, args...))
 	}
 	if exists && ex.opts.Mode == ModeReplace {
-		p.Del(ctx, key)
+		cmds = append(cmds, p.Del(ctx, key))
 	}
 	args := make([]any, 0, len(kv))
 	for _, s := range kv {
 		args = append(args, s)
 	}
-	p.HSet(ctx, key, args...)
+	cmds = append(cmds, p.HSet(ctx, key, args...))
 	switch c.exp.kind {
 	case expireIn:
-		p.Do(ctx, "pexpire", key, c.exp.ms)
+		cmds = append(cmds, p.Do(ctx, "pexpire", key, c.exp.ms))
 	case expireAt:
-		p.Do(ctx, "pexpireat", key, c.exp.ms)
+		cmds = append(cmds, p.Do(ctx, "pexpireat", key, c.exp.ms))
 	}
+	return cmds
 }
 
 // nodeError is the error that stops a write: the Redis refusal typed
