@@ -7,6 +7,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
+
+	"github.com/redstage/redstage/shard"
 )
 
 // Requests and replies of the coordinator's micro service (JSON).
@@ -75,6 +77,9 @@ const (
 	codeFinished    = "409"
 	codeUnreachable = "503"
 	codeStoreFull   = "507"
+	codeAuth        = "401" // shard.ErrAuth
+	codePermission  = "403" // shard.ErrNoPermission
+	codeBadDB       = "422" // shard.ErrBadDB
 	codeInternal    = "500"
 )
 
@@ -90,6 +95,12 @@ func errorCode(err error) string {
 		return codeUnreachable
 	case isStoreFull(err):
 		return codeStoreFull
+	case errors.Is(err, shard.ErrAuth):
+		return codeAuth
+	case errors.Is(err, shard.ErrNoPermission):
+		return codePermission
+	case errors.Is(err, shard.ErrBadDB):
+		return codeBadDB
 	}
 	return codeInternal
 }
@@ -121,6 +132,12 @@ func decodeReply(msg *nats.Msg, v any) error {
 			base = ErrRedisUnreachable
 		case codeStoreFull:
 			base = ErrStoreFull
+		case codeAuth:
+			base = shard.ErrAuth
+		case codePermission:
+			base = shard.ErrNoPermission
+		case codeBadDB:
+			base = shard.ErrBadDB
 		default:
 			return errors.New(desc)
 		}

@@ -197,7 +197,8 @@ func (c *Client) requestRetry(ctx context.Context, op string, req, rep any) erro
 
 // Submit validates spec and submits a scan, infer or delete job. The
 // coordinator rejects a spec that cannot run (ErrInvalidSpec,
-// ErrRedisUnreachable) before any task runs.
+// ErrRedisUnreachable, or a refusal by Redis wrapping shard.ErrAuth,
+// shard.ErrNoPermission or shard.ErrBadDB) before any task runs.
 func (c *Client) Submit(ctx context.Context, spec JobSpec) (*Job, error) {
 	if spec.Kind == KindLoad {
 		return nil, fmt.Errorf("%w: load jobs are submitted with Client.Load, which uploads their input", ErrInvalidSpec)

@@ -33,7 +33,8 @@
 //     second, for progress display only).
 //
 // A job's life: the client submits a spec; the coordinator validates it
-// (spec rules, then a bounded dial of Redis), records the job and, for scan,
+// (spec rules, then a bounded dial of Redis and, for a load, a check that
+// the Redis user may run the write commands, shard.CheckWrite), records the job and, for scan,
 // infer and delete, plans partitions with shard.PlanScan, records one task
 // per partition and queues them. A load's tasks are added by the client one
 // per uploaded chunk (with the chunk's global row offset, so automatic keys
@@ -91,7 +92,8 @@
 // MaxRetryBackoff) until it has been delivered MaxAttempts times (crashes
 // count too); then the task fails and the job fails with the errors of its
 // tasks. Errors that cannot be cured by retrying (an unparsable value in
-// strict mode, a row too large for a frame, a bad spec) fail the task at
+// strict mode, a row too large for a frame, a bad spec, a refusal by Redis:
+// shard.ErrAuth, shard.ErrNoPermission, shard.ErrBadDB) fail the task at
 // once, and so does a task message that cannot be decoded or names an
 // invalid task (ErrMalformedTask: the task named by its subject fails, and
 // the job, with the reason; it is never dropped silently). A task that

@@ -13,7 +13,9 @@ import (
 // protocol does not depend on their shape.
 type executor interface {
 	// Check dials the job's Redis (bounded by ctx) and checks the spec
-	// against it. Errors wrap ErrRedisUnreachable or ErrInvalidSpec.
+	// against it (for a load, the write permissions). Errors wrap
+	// ErrRedisUnreachable, ErrInvalidSpec, or shard.ErrAuth,
+	// shard.ErrNoPermission, shard.ErrBadDB.
 	Check(ctx context.Context, spec *JobSpec) error
 	// Plan splits a scan, infer or delete job into partitions.
 	Plan(ctx context.Context, spec *JobSpec, tasks int) ([]json.RawMessage, error)

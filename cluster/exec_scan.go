@@ -268,7 +268,8 @@ func allot(avail []int, want int) []int {
 	return k
 }
 
-// Delete removes (or, dry, counts) the partition's matching hashes.
+// Delete removes (or, dry, counts) the partition's matching keys of the
+// spec's type.
 func (e *shardExecutor) Delete(ctx context.Context, spec *JobSpec, raw json.RawMessage) (counts, error) {
 	p, err := decodePartition(raw)
 	if err != nil {
@@ -279,8 +280,10 @@ func (e *shardExecutor) Delete(ctx context.Context, spec *JobSpec, raw json.RawM
 		return counts{}, fmt.Errorf("connecting to redis %s: %w", spec.redisTarget(), err)
 	}
 	defer release()
-	st, err := shard.DeletePartition(ctx, c, p, spec.Delete.Pattern, spec.Delete.DryRun)
-	ct := counts{Rows: st.Matched, Matched: st.Matched, Deleted: st.Deleted}
+	st, err := shard.DeletePartition(ctx, c, p, shard.DeleteOptions{
+		Pattern: spec.Delete.Pattern, Type: spec.Delete.Type, DryRun: spec.Delete.DryRun,
+	})
+	ct := counts{Rows: st.Matched, Matched: st.Matched, Deleted: st.Deleted, OtherTypes: st.OtherTypes}
 	if err != nil && errors.Is(err, shard.ErrServerRestarted) && p.NodeWideRestart() {
 		// Deleting is idempotent: rerunning every partition is safe, but
 		// this one alone may now miss keys; say so.

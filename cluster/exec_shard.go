@@ -105,14 +105,26 @@ func (e *shardExecutor) Check(ctx context.Context, spec *JobSpec) error {
 			return fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 		}
 	}
-	_, release, err := e.client(ctx, spec.Redis)
+	c, release, err := e.client(ctx, spec.Redis)
 	if err != nil {
 		if errors.Is(err, shard.ErrInvalidURL) || errors.Is(err, shard.ErrClusterDB) || errors.Is(err, shard.ErrInvalidOptions) {
 			return fmt.Errorf("%w: redis %s: %w", ErrInvalidSpec, target, err)
 		}
+		if isAccessError(err) { // the server answered: it is reachable
+			return fmt.Errorf("redis %s: %w", target, err)
+		}
 		return fmt.Errorf("%w: %s: %w (is Redis running there? check --redis)", ErrRedisUnreachable, target, err)
 	}
-	release()
+	defer release()
+	if spec.Load != nil {
+		// Refused write commands are named before the job starts.
+		if err := shard.CheckWrite(ctx, c, writeOptions(spec, 0)); err != nil {
+			if isAccessError(err) {
+				return fmt.Errorf("redis %s: %w", target, err)
+			}
+			return fmt.Errorf("%w: %s: checking write permissions: %w", ErrRedisUnreachable, target, err)
+		}
+	}
 	return nil
 }
 
@@ -143,9 +155,17 @@ func (e *shardExecutor) Write(ctx context.Context, spec *JobSpec, rec arrow.Reco
 	return ct, nil
 }
 
-// Classify: stale topology is re-planned; errors of the data or the spec
-// cannot be cured by retrying; anything else (connections, timeouts, a
-// shrinking table, a moving slot) is retried.
+// isAccessError reports a refusal by Redis that retrying cannot cure: bad
+// credentials, a command the ACL user may not run, a database that does
+// not exist.
+func isAccessError(err error) bool {
+	return errors.Is(err, shard.ErrAuth) || errors.Is(err, shard.ErrNoPermission) || errors.Is(err, shard.ErrBadDB)
+}
+
+// Classify: stale topology is re-planned; errors of the data or the spec,
+// and refusals by Redis (authentication, ACL permissions, database), cannot
+// be cured by retrying; anything else (connections, timeouts, a shrinking
+// table, a moving slot) is retried.
 func (e *shardExecutor) Classify(err error) failCode {
 	var fe *finalError
 	switch {
@@ -157,7 +177,7 @@ func (e *shardExecutor) Classify(err error) failCode {
 		errors.Is(err, codec.ErrSchemaMismatch), errors.Is(err, codec.ErrUnsupportedType),
 		errors.Is(err, shard.ErrInvalidOptions), errors.Is(err, shard.ErrInvalidPartition),
 		errors.Is(err, shard.ErrInvalidURL), errors.Is(err, shard.ErrClusterDB),
-		errors.Is(err, ErrInvalidSpec), errors.Is(err, ErrNotImplemented):
+		errors.Is(err, ErrInvalidSpec), errors.Is(err, ErrNotImplemented), isAccessError(err):
 		return failFinal
 	}
 	return failRetry

@@ -88,7 +88,10 @@ type InferSpec struct {
 // DeleteSpec holds the options of a delete job.
 type DeleteSpec struct {
 	Pattern string `json:"pattern"`
-	DryRun  bool   `json:"dry_run,omitempty"` // count matches, delete nothing
+	// Type of the keys to delete: "" or "hash" (default), "string",
+	// "list", "set", "zset", "stream", or "all" (shard.DeleteOptions.Type).
+	Type   string `json:"type,omitempty"`
+	DryRun bool   `json:"dry_run,omitempty"` // count matches, delete nothing
 }
 
 // Defaults applied by Normalize.
@@ -159,6 +162,9 @@ func (s *JobSpec) validate() error {
 	case KindDelete:
 		if s.Delete == nil {
 			return errors.New("delete job without delete options")
+		}
+		if _, err := shard.ParseDeleteType(s.Delete.Type); err != nil {
+			return err
 		}
 		return validatePattern(s.Delete.Pattern)
 	case "":

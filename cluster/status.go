@@ -64,7 +64,7 @@ type JobResult struct {
 	FailedKeys []KeyFailure `json:"failed_keys,omitempty"` // first failures (bounded)
 	// Scan.
 	Scanned    int64            `json:"scanned,omitempty"`     // keys returned by SCAN
-	OtherTypes int64            `json:"other_types,omitempty"` // non-hash keys skipped
+	OtherTypes int64            `json:"other_types,omitempty"` // scan: non-hash keys skipped; delete: keys of other types left
 	Vanished   int64            `json:"vanished,omitempty"`    // keys deleted between SCAN and read
 	Duplicates int64            `json:"duplicates,omitempty"`  // duplicate keys dropped
 	Nulls      map[string]int64 `json:"nulls,omitempty"`       // per field: unparsable values turned null

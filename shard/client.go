@@ -60,9 +60,10 @@ type Client struct {
 	std     *redis.Client        // standalone (nil for a cluster)
 	cluster *redis.ClusterClient // cluster (nil for standalone)
 
-	mu    sync.Mutex
-	nodes map[string]*redis.Client // per-node clients of a cluster
-	topo  *Topology
+	mu     sync.Mutex
+	nodes  map[string]*redis.Client // per-node clients of a cluster
+	topo   *Topology
+	limits *listpackLimits // read once by writes (write_limits.go)
 }
 
 // Dial connects to the deployment behind rawURL, detects whether it is a
@@ -102,7 +103,7 @@ func DialConfig(ctx context.Context, cfg Config) (*Client, error) {
 	info, err := probe.Info(ctx, "server", "cluster").Result()
 	if err != nil {
 		probe.Close()
-		return nil, fmt.Errorf("connecting to %s: %w", RedactURL(cfg.URL), err)
+		return nil, fmt.Errorf("connecting to %s: %w", RedactURL(cfg.URL), accessError(err, base.Addr))
 	}
 	if infoField(info, "cluster_enabled") == "1" {
 		if base.DB != 0 {
@@ -117,7 +118,7 @@ func DialConfig(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	if _, err := c.Refresh(ctx); err != nil {
 		c.Close()
-		return nil, err
+		return nil, fmt.Errorf("connecting to %s: %w", RedactURL(cfg.URL), err)
 	}
 	c.log.Debug("connected", "url", RedactURL(cfg.URL), "topology", c.topo.String())
 	return c, nil
@@ -243,7 +244,7 @@ func (c *Client) Refresh(ctx context.Context) (*Topology, error) {
 func (c *Client) standaloneTopology(ctx context.Context) (*Topology, error) {
 	info, err := c.std.Info(ctx, "server").Result()
 	if err != nil {
-		return nil, fmt.Errorf("INFO server on %s: %w", c.base.Addr, err)
+		return nil, fmt.Errorf("INFO server on %s: %w", c.base.Addr, accessError(err, c.base.Addr))
 	}
 	t := &Topology{DB: c.base.DB}
 	t.Server, t.Version = serverVersion(info)
@@ -275,7 +276,7 @@ func (c *Client) clusterTopology(ctx context.Context) (*Topology, error) {
 		n.Slots = mergeRanges(n.Slots)
 		info, err := c.Node(n.Addr).Info(ctx, "server").Result()
 		if err != nil {
-			return nil, fmt.Errorf("INFO server on %s: %w", n.Addr, err)
+			return nil, fmt.Errorf("INFO server on %s: %w", n.Addr, accessError(err, n.Addr))
 		}
 		n.RunID = infoField(info, "run_id")
 		if t.Version == "" {
@@ -302,7 +303,7 @@ func (c *Client) clusterSlots(ctx context.Context) ([]redis.ClusterSlot, error) 
 		if err == nil {
 			return slots, nil
 		}
-		errs = append(errs, fmt.Errorf("CLUSTER SLOTS on %s: %w", a, err))
+		errs = append(errs, fmt.Errorf("CLUSTER SLOTS on %s: %w", a, accessError(err, a)))
 		if ctx.Err() != nil {
 			break
 		}
@@ -334,7 +335,7 @@ func serverVersion(info string) (server, version string) {
 func (c *Client) runID(ctx context.Context, addr string) (string, error) {
 	info, err := c.Node(addr).Info(ctx, "server").Result()
 	if err != nil {
-		return "", fmt.Errorf("INFO server on %s: %w", addr, err)
+		return "", fmt.Errorf("INFO server on %s: %w", addr, accessError(err, addr))
 	}
 	return infoField(info, "run_id"), nil
 }

@@ -153,15 +153,38 @@
 // they do not handle (MOVED, ASK, LOADING, ...) or a broken connection sends
 // the keys through go-redis, which follows redirects and reconnects. A key
 // deleted between listing and fetch gives no row (Vanished); a key that is
-// not a hash gives no row (OtherTypes — on the cursor kinds SCAN's TYPE
-// filter already hides them, so only type changes are counted there). Rows
+// not a hash gives no row and is counted (OtherTypes: a scan lists keys of
+// every type, so that the keys the pattern matched but the scan skipped are
+// known; WRONGTYPE replies to the fetch are cheap). Rows
 // go into codec.RecordBuilder batches of BatchSize rows, so a task's memory
 // is bounded by BatchSize, COUNT and the de-dup window, not by the number of
 // keys.
 //
 // # Deleting
 //
-// DeletePartition walks a partition like a scan and UNLINKs the matching
-// hashes (only hashes: redstage reads nothing else, so a pattern must not
-// destroy lists or sets it never showed). A dry run counts them.
+// DeletePartition walks a partition like a scan, types each chunk of keys
+// with TYPE and UNLINKs the matching keys of the chosen type: hashes by
+// default (redstage reads nothing else, so a pattern must not destroy lists
+// or sets it never showed unless asked, DeleteOptions.Type "all"); keys of
+// other types are counted (DeleteStats.OtherTypes). A dry run counts.
+//
+// # Writing
+//
+// WriteBatch writes rows as hashes, atomically per key in every mode (see
+// WriteMode and write_cmd.go): new keys with RESTORE of a payload built
+// here, in the listpack form only for rows within the server's
+// hash-max-listpack-* limits (CONFIG GET) and otherwise in a form the
+// server encodes as HSET would, so a key's encoding never depends on the
+// path; existing keys with Lua scripts, or, where EVAL/EVALSHA are refused,
+// with WATCH/TYPE/MULTI/EXEC. CheckWrite tells before a load whether the
+// ACL user may run what the mode needs, running nothing.
+//
+// # Refusals
+//
+// A reply that retrying cannot cure is returned as an *AccessError
+// wrapping ErrAuth (NOAUTH, WRONGPASS), ErrNoPermission (NOPERM for a
+// command, named in AccessError.Command) or ErrBadDB (a database the
+// server does not have), from Dial, PlanScan, the partition functions,
+// WriteBatch and CheckWrite. A NOPERM about single keys (ACL key patterns)
+// is not one: writes count such keys as failed.
 package shard

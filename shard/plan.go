@@ -114,7 +114,8 @@ func CursorBits(keys int64, tasks int) int {
 
 // PlanScan splits the keyspace behind c into partitions (see the package
 // doc for what each kind promises). The topology is refreshed first.
-func PlanScan(ctx context.Context, c *Client, opts PlanOptions) ([]Partition, error) {
+func PlanScan(ctx context.Context, c *Client, opts PlanOptions) (_ []Partition, err error) {
+	defer func() { err = accessError(err, c.base.Addr) }()
 	if opts.Tasks < 0 {
 		return nil, fmt.Errorf("%w: tasks %d", ErrInvalidOptions, opts.Tasks)
 	}
@@ -332,7 +333,8 @@ func splitSlots(m Node, counts []int64, pieces int, kind string) []Partition {
 // Cursor partitions cannot be re-planned one at a time, since which keys a
 // cursor range holds depends on the node's server process: re-plan them
 // all with PlanScan (the error says so).
-func ReplanPartition(ctx context.Context, c *Client, p Partition) ([]Partition, error) {
+func ReplanPartition(ctx context.Context, c *Client, p Partition) (_ []Partition, err error) {
+	defer func() { err = accessError(err, p.Node) }()
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}

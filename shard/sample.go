@@ -14,7 +14,8 @@ import (
 // those of a large one in no particular order. It walks the partition like ScanPartition (the same keys,
 // each at most once) and stops early once limit is reached; limit ≤ 0 means
 // the whole partition. Used by schema inference.
-func SamplePartition(ctx context.Context, c *Client, p Partition, pattern string, limit int, fn func(key string, names []string, m map[string]string) error) (int, error) {
+func SamplePartition(ctx context.Context, c *Client, p Partition, pattern string, limit int, fn func(key string, names []string, m map[string]string) error) (_ int, err error) {
+	defer func() { err = accessError(err, p.Node) }()
 	var st sourceStats
 	src, err := openSource(ctx, c, p, sourceOptions{pattern: pattern, count: sampleCount(limit)}, &st)
 	if err != nil {

@@ -66,7 +66,7 @@ func testSampleAndDelete(t *testing.T, c *Client, count func() int64) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ds, err := DeletePartition(ctx, c, p, "d:*", dry)
+				ds, err := DeletePartition(ctx, c, p, DeleteOptions{Pattern: "d:*", DryRun: dry})
 				if err != nil {
 					t.Error(err)
 				}

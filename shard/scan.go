@@ -83,6 +83,7 @@ type ScanStats struct {
 // rerun (for ErrServerRestarted on a cursor partition: every cursor
 // partition of the node, re-planned).
 func ScanPartition(ctx context.Context, c *Client, p Partition, opts ScanOptions, emit func(arrow.RecordBatch) error) (stats ScanStats, err error) {
+	defer func() { err = accessError(err, p.Node) }()
 	if err := opts.Validate(); err != nil {
 		return stats, err
 	}
@@ -101,7 +102,7 @@ func ScanPartition(ctx context.Context, c *Client, p Partition, opts ScanOptions
 		stats.Followed = st.followed
 		stats.Invalid, stats.NonUTF8Keys = b.Invalid(), b.NonUTF8Keys()
 	}()
-	src, err := openSource(ctx, c, p, sourceOptions{pattern: opts.Pattern, count: opts.Count, window: opts.DedupWindow}, &st)
+	src, err := openSource(ctx, c, p, sourceOptions{pattern: opts.Pattern, count: opts.Count, window: opts.DedupWindow, allTypes: true}, &st)
 	if err != nil {
 		return stats, err
 	}

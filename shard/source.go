@@ -18,7 +18,7 @@ type keySource interface {
 	// topology) that make the keys already returned trustworthy.
 	finish(ctx context.Context) error
 	// hashOnly reports whether the keys are known to be hashes (SCAN TYPE
-	// hash); slot enumeration returns keys of every type.
+	// hash, sourceOptions.hashOnly); otherwise keys of every type come.
 	hashOnly() bool
 }
 
@@ -36,6 +36,17 @@ type sourceOptions struct {
 	pattern string
 	count   int // SCAN COUNT hint
 	window  int // de-dup window in keys; < 0 unbounded
+	// allTypes: SCAN without TYPE hash, so that the caller sees (and can
+	// count) keys of other types. Slot listing always returns every type.
+	allTypes bool
+}
+
+// scanType is the TYPE argument of SCAN: "hash", or "" for every type.
+func (o sourceOptions) scanType() string {
+	if o.allTypes {
+		return ""
+	}
+	return "hash"
 }
 
 const defaultWindow = 1 << 16

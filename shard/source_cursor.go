@@ -62,7 +62,7 @@ func newCursorSource(ctx context.Context, c *Client, p Partition, o sourceOption
 	return s, nil
 }
 
-func (s *cursorSource) hashOnly() bool { return true }
+func (s *cursorSource) hashOnly() bool { return !s.o.allTypes }
 
 func (s *cursorSource) clusterState(ctx context.Context) (string, error) {
 	v, err := readNodeView(ctx, s.c, s.p.Node, 0, NumSlots-1)
@@ -120,19 +120,19 @@ func (s *cursorSource) next(ctx context.Context) ([]string, error) {
 	return nil, io.EOF
 }
 
-// call runs SCAN v MATCH pattern COUNT count TYPE hash; with exact it runs
+// call runs SCAN v MATCH pattern COUNT count [TYPE hash]; with exact it runs
 // in MULTI together with DBSIZE and MEMORY STATS and also returns the
 // exponent of the smaller hash table (else n0 = -1).
 func (s *cursorSource) call(ctx context.Context, v uint64, count int, exact bool) ([]string, uint64, int, error) {
 	if !exact {
-		keys, ret, err := s.node.ScanType(ctx, v, s.o.pattern, int64(count), "hash").Result()
+		keys, ret, err := s.node.ScanType(ctx, v, s.o.pattern, int64(count), s.o.scanType()).Result()
 		if err != nil {
 			return nil, 0, -1, fmt.Errorf("partition %s: SCAN %d: %w", s.p, v, err)
 		}
 		return keys, ret, -1, nil
 	}
 	pipe := s.node.TxPipeline()
-	scan := pipe.ScanType(ctx, v, s.o.pattern, int64(count), "hash")
+	scan := pipe.ScanType(ctx, v, s.o.pattern, int64(count), s.o.scanType())
 	size := pipe.DBSize(ctx)
 	stats := pipe.Do(ctx, "MEMORY", "STATS")
 	if _, err := pipe.Exec(ctx); err != nil {

@@ -73,14 +73,14 @@ func restarted(err error) error {
 	return err
 }
 
-func (s *slotCursorSource) hashOnly() bool { return true }
+func (s *slotCursorSource) hashOnly() bool { return !s.o.allTypes }
 
 func (s *slotCursorSource) next(ctx context.Context) ([]string, error) {
 	for !s.done {
 		if err := s.rc.maybe(ctx); err != nil {
 			return nil, restarted(err)
 		}
-		keys, ret, err := s.node.ScanType(ctx, s.v, s.o.pattern, int64(s.o.count), "hash").Result()
+		keys, ret, err := s.node.ScanType(ctx, s.v, s.o.pattern, int64(s.o.count), s.o.scanType()).Result()
 		if err != nil {
 			return nil, fmt.Errorf("partition %s: SCAN %d: %w", s.p, s.v, err)
 		}

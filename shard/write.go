@@ -25,11 +25,14 @@ import (
 // In every mode a key holding another type (a list, a set, ...) is never
 // touched: the row fails with a WRONGTYPE error. Every mode is atomic per
 // key (each key is written by one command: RESTORE, HSET or a Lua script,
-// see write_cmd.go), so a retried write leaves the same final state.
+// or, where the ACL refuses the scripts, by a WATCH-guarded MULTI/EXEC; see
+// write_cmd.go), so a retried write leaves the same final state.
 //
 // A key that does not exist yet is created with RESTORE of a serialized
 // hash, which costs the server half of an HSET; keyspace notifications
-// for it are "restore", not "hset".
+// for it are "restore", not "hset". Its encoding (listpack or hash table)
+// is the one HSET of the same fields would give under the server's
+// hash-max-listpack-entries and hash-max-listpack-value.
 type WriteMode string
 
 // The write modes.
@@ -229,10 +232,13 @@ func (s *WriteStats) Merge(o WriteStats, maxFailures int) {
 // Failed, and the other rows are written.
 //
 // A problem with the batch itself (unknown key column, unsupported column
-// type) or with the connection (server down, cluster failing, out of
-// memory, context cancelled) is returned as an error, with the stats of
-// the work done so far (after a cancelled context they are exact: no new
-// pipeline is sent, and those already sent are read to their end); the whole batch can then be written again: every
+// type), a command the ACL user may not run and that has no replacement
+// (an *AccessError of ErrNoPermission naming it: no key is counted as
+// failed for it), or a problem with the connection (server down, cluster
+// failing, out of memory, context cancelled) is returned as an error, with
+// the stats of the work done so far (after a cancelled context they are
+// exact: no new pipeline is sent, and those already sent are read to their
+// end); the whole batch can then be written again: every
 // mode is idempotent (skip counts the keys of the first attempt as
 // skipped the second time).
 //

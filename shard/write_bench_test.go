@@ -457,3 +457,55 @@ func BenchmarkWriteStrategies(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWriteACL compares the write paths chosen by what the ACL user
+// may run: all commands; no CONFIG (every row sent as a type-4 payload the
+// server encodes itself); no EVAL/EVALSHA/SCRIPT (existing keys through
+// WATCH/TYPE/MULTI/EXEC). "new": keys that do not exist; "replace": every
+// key exists. 4 concurrent tasks.
+// Run: go test ./shard -run '^$' -bench BenchmarkWriteACL -benchtime=1x -write.rows 200000
+func BenchmarkWriteACL(b *testing.B) {
+	srv := redistest.StartServer(b)
+	ctx := context.Background()
+	rdb := srv.Client()
+	users := []struct{ name, rules string }{
+		{"all", ""},
+		{"noconfig", "-config"},
+		{"noeval", "-eval -evalsha -script"},
+	}
+	chunks := benchWriteChunks(b, *benchWriteRows, *benchWriteChunk)
+	rows := *benchWriteRows
+	for _, u := range users {
+		url := srv.URL()
+		if u.rules != "" {
+			args := []any{"acl", "setuser", u.name, "reset", "on", ">pw", "~*", "&*", "+@all"}
+			for _, r := range strings.Fields(u.rules) {
+				args = append(args, r)
+			}
+			if err := rdb.Do(ctx, args...).Err(); err != nil {
+				b.Fatal(err)
+			}
+			url = "redis://" + u.name + ":pw@" + srv.Addr()
+		}
+		c, err := shard.Dial(ctx, url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, phase := range []string{"new", "replace"} {
+			b.Run(u.name+"/"+phase, func(b *testing.B) {
+				for range b.N {
+					if phase == "new" {
+						rdb.FlushAll(ctx)
+					}
+					cpu0, t0 := serverCPU(b, rdb), time.Now()
+					writeChunks(b, c, chunks, 4, shard.WriteOptions{Prefix: "b:", Mode: shard.ModeReplace})
+					d := time.Since(t0)
+					b.ReportMetric(float64(rows)/d.Seconds(), "rows/s")
+					b.ReportMetric((serverCPU(b, rdb)-cpu0)*1e6/float64(rows), "srv-us/row")
+					checkKeys(b, rdb, int64(rows))
+				}
+			})
+		}
+		c.Close()
+	}
+}

@@ -10,30 +10,38 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// How one key is written. Every path is one command, atomic on the
-// server, and never touches a key of another type than hash. Server CPU
-// per key of 10 fields (BenchmarkWriteStrategies, Redis 7.0, see
-// docs/benchmarks-shard-write.md): RESTORE ~2µs (BUSYKEY ~1µs), HSET ~5µs,
-// restoreScript on an existing hash ~5.5µs, writeScript ~9-12µs, TYPE
-// under 1µs.
+// How one key is written. Every path is atomic on the server (one
+// command, or a WATCH-guarded MULTI/EXEC) and never touches a key of
+// another type than hash. Server CPU per key of 10 fields
+// (BenchmarkWriteStrategies, Redis 7.0, see docs/benchmarks-shard-write.md):
+// RESTORE ~2µs (BUSYKEY ~1µs), HSET ~5µs, restoreScript on an existing hash
+// ~5.5µs, writeScript ~9-12µs, TYPE under 1µs.
 //
 //   - A new key (the common case when staging data) is created with
 //     RESTORE of a serialized hash (write_dump.go), without REPLACE: the
 //     server writes it only if the key is absent, and otherwise answers
-//     BUSYKEY having done nothing.
+//     BUSYKEY having done nothing. Every row can be sent so: rows the
+//     server would not keep as a listpack go in a form it encodes itself.
 //   - A key that exists is then written by mode: replace with
 //     restoreScript (checks the type, then RESTORE ... REPLACE); skip with
 //     TYPE (a hash is skipped, another type fails, a key gone meanwhile is
 //     tried again); append with HSET, or writeScript when the row sets an
 //     expiry (HSET and PEXPIRE together, and not on a key of another type).
-//   - Rows too large for a listpack, and servers that cannot RESTORE the
-//     payload (before Redis 7.0, RESTORE renamed or not allowed by ACL),
-//     use HSET (append without expiry) or writeScript, which carries the
-//     fields as arguments.
+//   - Servers that cannot RESTORE the payload (before Redis 7.0, RESTORE
+//     renamed or not allowed by ACL) use HSET (append without expiry) or
+//     writeScript, which carries the fields as arguments.
+//   - Where the scripts are refused (EVALSHA or SCRIPT LOAD not allowed by
+//     ACL, or renamed), the keys that need one take the watch path
+//     (write_watch.go): WATCH, TYPE, then MULTI/EXEC of the writes, which
+//     the server aborts if the key changed meanwhile.
 //
-// MULTI/DEL/HSET/EXEC was measured too: cheaper than writeScript, but it
-// cannot look at the key before deleting it, so replace would destroy
-// keys of other types.
+// A refusal of any other command the path needs (HSET, TYPE, WATCH for a
+// read-only user) stops the write with an AccessError naming it: retrying
+// or counting every key as failed would not help.
+//
+// MULTI/DEL/HSET/EXEC alone was measured too: cheaper than writeScript,
+// but it cannot look at the key before deleting it, so replace would
+// destroy keys of other types; the watch path adds that look.
 type writePath uint8
 
 const (
@@ -42,6 +50,7 @@ const (
 	pathProbe                           // TYPE key (skip mode)
 	pathHSet                            // HSET key field value ...
 	pathScript                          // EVALSHA writeScript
+	pathWatch                           // WATCH, TYPE, MULTI ... EXEC (write_watch.go)
 )
 
 // writeScript writes one hash from field/value arguments, for replace and
@@ -100,26 +109,27 @@ var (
 // firstPath is how a key is written first: RESTORE when allowed, else as
 // an existing key.
 func (ex *writeExecutor) firstPath(c *batchCmd, restore bool) writePath {
-	if restore && c.eligible && ex.restore.Load() {
+	if restore && ex.restore.Load() {
 		return pathRestore
 	}
 	return ex.existingPath(c)
 }
 
-// existingPath is how a key that probably exists is written.
+// existingPath is how a key that probably exists is written: by mode,
+// with the commands the server allows.
 func (ex *writeExecutor) existingPath(c *batchCmd) writePath {
-	if c.eligible && ex.restore.Load() {
-		switch ex.opts.Mode {
-		case ModeReplace:
-			return pathRestoreReplace
-		case ModeSkip:
-			return pathProbe
-		}
-	}
-	if ex.opts.Mode == ModeAppend && c.exp.kind == expireNone {
+	restore, scripts := ex.restore.Load(), ex.scripts.Load()
+	switch {
+	case ex.opts.Mode == ModeReplace && restore && scripts:
+		return pathRestoreReplace
+	case ex.opts.Mode == ModeSkip && restore:
+		return pathProbe
+	case ex.opts.Mode == ModeAppend && c.exp.kind == expireNone:
 		return pathHSet
+	case scripts:
+		return pathScript
 	}
-	return pathScript
+	return pathWatch
 }
 
 // usesPayload reports whether the path sends a RESTORE payload.
@@ -133,7 +143,11 @@ func (ex *writeExecutor) buildArgs(b *writeBatch) {
 	for _, i := range b.todo {
 		if c := &b.cmds[i]; c.path.usesPayload() {
 			b.doffs = append(b.doffs, len(b.dump))
-			b.dump, b.lp = appendHashDump(b.dump, b.lp, b.strs[c.start+1:c.end])
+			if c.listpack {
+				b.dump, b.lp = appendHashDump(b.dump, b.lp, b.strs[c.start+1:c.end])
+			} else {
+				b.dump = appendHashTableDump(b.dump, b.strs[c.start+1:c.end])
+			}
 		}
 	}
 	b.doffs = append(b.doffs, len(b.dump))
@@ -205,8 +219,9 @@ const (
 	outFailed // per-key error (WRONGTYPE, ...): counted and listed
 	outAgain  // send again, on c.path (updated)
 	outNoScript
-	outRefused   // RESTORE refused: stop using it, send again
-	outNodeError // the write fails
+	outRefused       // RESTORE refused: stop using it, send again
+	outScriptRefused // EVALSHA refused: stop using the scripts, send again
+	outNodeError     // the write fails
 )
 
 // judge classifies the result of c's command and sets the path of its
@@ -233,6 +248,7 @@ func (ex *writeExecutor) judge(c *batchCmd, cmd *redis.Cmd) (outcome, error) {
 		return outWritten, nil
 	}
 	code := errorCode(err)
+	scriptPath := c.path == pathScript || c.path == pathRestoreReplace
 	switch {
 	case code == "":
 		return outNodeError, err // not a Redis reply: connection, context
@@ -243,14 +259,38 @@ func (ex *writeExecutor) judge(c *batchCmd, cmd *redis.Cmd) (outcome, error) {
 	case code == "BUSYKEY" && c.path == pathRestore:
 		c.path = ex.existingPath(c)
 		return outAgain, nil
-	case !c.path.usesPayload() || code == "WRONGTYPE":
-		return outFailed, err
+	case scriptPath && commandRefused(err) && isScriptCommand(err):
+		return outScriptRefused, err
 	case code == "NOPERM" && !strings.Contains(err.Error(), "permissions to run"):
 		return outFailed, err // the ACL forbids this key, not the command
+	case !c.path.usesPayload() && commandRefused(err):
+		return outNodeError, err // HSET, TYPE, ... refused: no other way
+	case !c.path.usesPayload() || code == "WRONGTYPE":
+		return outFailed, err
 	}
 	// The server refused the payload path itself (unknown command, bad
 	// payload, ACL): the caller writes the rest without RESTORE.
 	return outRefused, err
+}
+
+// commandRefused reports a reply refusing the command itself: NOPERM
+// about a command (not a key), or an unknown (renamed) command.
+func commandRefused(err error) bool {
+	if _, ok := deniedCommand(err.Error()); ok && strings.Contains(err.Error(), "NOPERM") {
+		return true
+	}
+	return errorCode(err) == "ERR" && strings.Contains(err.Error(), "unknown command")
+}
+
+// isScriptCommand reports a refusal naming EVAL, EVALSHA or SCRIPT.
+func isScriptCommand(err error) bool {
+	msg := strings.ToLower(err.Error())
+	for _, c := range []string{"'evalsha'", "'eval'", "'script", "'evalsha_ro'"} {
+		if strings.Contains(msg, c) {
+			return true
+		}
+	}
+	return false
 }
 
 // nodeErrorCodes are Redis error codes about the node, not the key: the

@@ -6,28 +6,59 @@ import (
 	"math"
 )
 
-// A hash that does not exist yet is written with RESTORE (without
-// REPLACE) of a serialized value built here: the same bytes DUMP returns
-// for a small hash on Redis 7.0+ (RDB type 16, a listpack of field, value,
-// ...), without LZF compression. RESTORE is atomic, creates the key only
-// if it is absent (else it fails with BUSYKEY and writes nothing), sets
-// the expiry in the same command, and costs the server about half of an
-// HSET of the same fields, because the server validates one blob instead
-// of parsing and inserting every argument (BenchmarkWriteStrategies).
-// Keys that exist take the HSET/script path. No Go library builds DUMP
-// payloads, so the format is written here and checked against the server's
-// own DUMP output in the tests.
+// A hash is written with RESTORE of a serialized value built here, in one
+// of two forms:
+//
+//   - RDB type 16 (Redis 7.0+), a listpack of field, value, ...: the same
+//     bytes DUMP returns for a small hash, without LZF compression. The
+//     server takes the blob as it is and costs about half of an HSET of the
+//     same fields (BenchmarkWriteStrategies). A server loading it converts
+//     it to a hash table when it has more entries than
+//     hash-max-listpack-entries, but not when a value is longer than
+//     hash-max-listpack-value, so this form is used only for rows that fit
+//     both limits as read from the server (CONFIG GET).
+//   - RDB type 4, a plain list of field and value strings: the server
+//     inserts them one by one and chooses the encoding exactly as HSET
+//     would (listpack, converted to a hash table when the entries or a
+//     value exceed the limits). Used for the other rows, and for every row
+//     when CONFIG GET is not allowed, so a key's encoding never depends on
+//     the path that wrote it.
+//
+// RESTORE is atomic, creates the key only if it is absent (else it fails
+// with BUSYKEY and writes nothing), and sets the expiry in the same
+// command. No Go library builds DUMP payloads, so the format is written
+// here and checked against the server's own DUMP output in the tests.
 const (
+	rdbTypeHash         = 4  // RDB_TYPE_HASH: length, then field and value strings
 	rdbTypeHashListpack = 16 // RDB_TYPE_HASH_LISTPACK, Redis 7.0+
 	rdbVersion          = 10 // RDB version of Redis 7.0, the first with type 16; newer servers accept it
 
-	// Rows that Redis, with its default configuration, would not keep as a
-	// listpack (hash-max-listpack-entries 128, hash-max-listpack-value 64)
-	// are written with HSET, so a key's encoding does not depend on the
-	// path that wrote it.
+	// Defaults of hash-max-listpack-entries and hash-max-listpack-value.
 	dumpMaxPairs = 128
 	dumpMaxLen   = 64
 )
+
+// listpackLimits are the server's hash-max-listpack-entries and
+// hash-max-listpack-value; unknown when CONFIG GET is not allowed.
+type listpackLimits struct {
+	entries, value int
+	known          bool
+}
+
+// fits reports whether the server keeps a hash of the pairs kv as a
+// listpack (hashTypeTryConversion): no more pairs than entries, no field or
+// value longer than value.
+func (l listpackLimits) fits(kv []string) bool {
+	if !l.known || len(kv) == 0 || len(kv) > 2*l.entries {
+		return false
+	}
+	for _, s := range kv {
+		if len(s) > l.value {
+			return false
+		}
+	}
+	return true
+}
 
 // rdbCRC is the CRC-64 of RDB files and DUMP payloads: Jones polynomial
 // (reflected 0x95ac9329ac4bc9b5), initial value 0, no final xor. It reads
@@ -62,18 +93,19 @@ var crcJones = func() (t [8][256]uint64) {
 	return t
 }()
 
-// dumpEligible reports whether a row's field/value pairs fit a listpack
-// under the default limits.
-func dumpEligible(kv []string) bool {
-	if len(kv) == 0 || len(kv) > 2*dumpMaxPairs {
-		return false
-	}
+// appendHashTableDump appends the RESTORE payload of a hash holding the
+// pairs kv (field, value, ...; unique fields) as RDB type 4, which the
+// server encodes as HSET would.
+func appendHashTableDump(dst []byte, kv []string) []byte {
+	start := len(dst)
+	dst = append(dst, rdbTypeHash)
+	dst = appendRDBLen(dst, len(kv)/2)
 	for _, s := range kv {
-		if len(s) > dumpMaxLen {
-			return false
-		}
+		dst = appendRDBLen(dst, len(s))
+		dst = append(dst, s...)
 	}
-	return true
+	dst = binary.LittleEndian.AppendUint16(dst, rdbVersion)
+	return binary.LittleEndian.AppendUint64(dst, rdbCRC(dst[start:]))
 }
 
 // appendHashDump appends the RESTORE payload of a hash holding the pairs

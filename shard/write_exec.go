@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -13,6 +14,11 @@ import (
 // writeRestore writes new keys with RESTORE (write_dump.go). A variable
 // only so that benchmarks can compare with HSET and scripts alone.
 var writeRestore = true
+
+// writeScripts uses the Lua scripts while the server allows them; off,
+// the watch path replaces them (a variable so that tests and benchmarks
+// can compare).
+var writeScripts = true
 
 // writeLanesPerMaster gives each cluster master lanes of its own. Off,
 // every pipeline holds keys of all masters and go-redis splits it per
@@ -40,7 +46,7 @@ type batchCmd struct {
 	row        int64
 	start, end int
 	exp        expiry
-	eligible   bool      // fits a RESTORE payload (dumpEligible)
+	listpack   bool      // kept as a listpack by the server: listpack payload (write_dump.go)
 	path       writePath // command of the current round
 }
 
@@ -55,6 +61,8 @@ type writeBatch struct {
 	pcmds []*redis.Cmd
 	todo  []int
 	again []int
+	watch []int  // rows of the round on the watch path (write_watch.go)
+	later []int  // rows postponed behind a watched row of the same key
 	dump  []byte // RESTORE payloads of the round
 	doffs []int  // payload boundaries in dump
 	lp    []byte // listpack scratch
@@ -112,6 +120,11 @@ type writeExecutor struct {
 	// restore is cleared when the server refuses a RESTORE payload (old
 	// server, ACL, renamed command): the rest of the call writes without.
 	restore atomic.Bool
+	// scripts is cleared when the server refuses EVALSHA or SCRIPT LOAD
+	// (ACL, renamed command): the rest of the call uses the watch path.
+	scripts atomic.Bool
+	limits  listpackLimits // the server's listpack limits (write_limits.go)
+	refused []string       // commands the server refused (under load)
 }
 
 func newWriteExecutor(ctx context.Context, c *Client, opts WriteOptions) *writeExecutor {
@@ -134,6 +147,10 @@ func newWriteExecutor(ctx context.Context, c *Client, opts WriteOptions) *writeE
 		nlanes *= len(t.Masters)
 	}
 	ex.restore.Store(writeRestore && restoreSupported(c.Topology()))
+	ex.scripts.Store(writeScripts)
+	if ex.restore.Load() {
+		ex.limits = c.listpackLimits(ctx)
+	}
 	ex.lanes = make([]*writeLane, nlanes)
 	ex.cur = make([]*writeBatch, nlanes)
 	// Per lane: one batch being filled, one queued, one executing.
@@ -236,12 +253,12 @@ func (ex *writeExecutor) wait() ([]WriteStats, error) {
 	return stats, err
 }
 
-// exec sends the batch as one pipeline and counts each key's outcome;
-// keys that need another command (BUSYKEY, NOSCRIPT, a refused payload, a
-// key deleted under a skip probe) are sent again in a further round, in
-// row order, so the last of several rows with one key still wins.
+// exec writes the batch and counts each key's outcome. A round sends one
+// pipeline (and writes the rows on the watch path, write_watch.go); keys
+// that need another command (BUSYKEY, NOSCRIPT, a refused payload or
+// script, a key deleted under a skip probe) are sent again in a further
+// round, in row order, so the last of several rows with one key still wins.
 func (ex *writeExecutor) exec(l *writeLane, b *writeBatch) error {
-	st := &l.stats
 	restore := l.direct == 0
 	if l.direct > 0 {
 		l.direct--
@@ -249,7 +266,7 @@ func (ex *writeExecutor) exec(l *writeLane, b *writeBatch) error {
 	b.todo = b.todo[:0]
 	for i := range b.cmds {
 		c := &b.cmds[i]
-		c.eligible = dumpEligible(b.strs[c.start+1 : c.end])
+		c.listpack = ex.limits.fits(b.strs[c.start+1 : c.end])
 		c.path = ex.firstPath(c, restore)
 		b.todo = append(b.todo, i)
 	}
@@ -258,53 +275,18 @@ func (ex *writeExecutor) exec(l *writeLane, b *writeBatch) error {
 		if round > 0 && ex.ctx.Err() != nil {
 			return context.Cause(ex.ctx) // the keys left were not written (nor counted)
 		}
-		ex.buildArgs(b)
-		pipe := ex.rdb.Pipeline()
-		for _, cmd := range b.pcmds {
-			_ = pipe.Process(ex.io, cmd)
-		}
-		_, _ = pipe.Exec(ex.io) // outcomes are read per command below
+		b.splitWatched()
 		b.again = b.again[:0]
-		var noScript error
-		restored, busy := 0, 0
-		for j, i := range b.todo {
-			c := &b.cmds[i]
-			first := c.path
-			out, err := ex.judge(c, b.pcmds[j])
-			if round == 0 && first == pathRestore {
-				if out == outWritten {
-					restored++
-				} else if c.path != pathRestore {
-					busy++
-				}
-			}
-			switch out {
-			case outWritten:
-				st.Written++
-			case outSkipped:
-				st.Skipped++
-			case outFailed:
-				st.Failed++
-				if len(st.Failures) < ex.opts.MaxFailures {
-					st.Failures = append(st.Failures, KeyFailure{Key: b.strs[c.start], Row: c.row, Err: err.Error()})
-				}
-			case outAgain:
-				b.again = append(b.again, i)
-			case outNoScript:
-				b.again = append(b.again, i)
-				noScript = err
-			case outRefused:
-				if ex.restore.CompareAndSwap(true, false) {
-					ex.c.Logger().Warn("RESTORE refused, writing hashes with HSET and scripts", "node", ex.nodeOf(b.strs[c.start]), "error", err.Error())
-				}
-				c.path = ex.existingPath(c)
-				b.again = append(b.again, i)
-			case outNodeError:
-				return fmt.Errorf("writing %d keys to %s: %w", len(b.todo), ex.nodeOf(b.strs[c.start]), err)
-			}
+		noScript, err := ex.sendRound(l, b, round)
+		if err != nil {
+			return err
 		}
-		if round == 0 && restored+busy > 0 {
-			l.noteRestores(restored, busy)
+		if err := ex.execWatched(&l.stats, b, b.watch); err != nil {
+			return err
+		}
+		if len(b.later) > 0 {
+			b.again = append(b.again, b.later...)
+			slices.Sort(b.again)
 		}
 		if len(b.again) == 0 {
 			return nil
@@ -317,13 +299,147 @@ func (ex *writeExecutor) exec(l *writeLane, b *writeBatch) error {
 			if loads++; loads > 2 {
 				return fmt.Errorf("writing to %s: the write scripts keep disappearing: %w", ex.nodeOf(b.strs[b.cmds[b.again[0]].start]), noScript)
 			}
-			ex.c.Logger().Debug("loading the write scripts", "reason", noScript.Error(), "keys", len(b.again))
-			if err := ex.loadScripts(); err != nil {
+			if err := ex.reloadScripts(b, noScript); err != nil {
 				return err
 			}
 		}
 		b.todo, b.again = b.again, b.todo
 	}
+}
+
+// sendRound sends the pipeline of the rows b.todo and judges each reply:
+// outcomes are counted, rows to send again appended to b.again. It
+// returns the NOSCRIPT error of the round, if any.
+func (ex *writeExecutor) sendRound(l *writeLane, b *writeBatch, round int) (noScript, err error) {
+	if len(b.todo) == 0 {
+		return nil, nil
+	}
+	st := &l.stats
+	ex.buildArgs(b)
+	pipe := ex.rdb.Pipeline()
+	for _, cmd := range b.pcmds {
+		_ = pipe.Process(ex.io, cmd)
+	}
+	_, _ = pipe.Exec(ex.io) // outcomes are read per command below
+	restored, busy := 0, 0
+	for j, i := range b.todo {
+		c := &b.cmds[i]
+		first := c.path
+		out, err := ex.judge(c, b.pcmds[j])
+		if round == 0 && first == pathRestore {
+			if out == outWritten {
+				restored++
+			} else if c.path != pathRestore {
+				busy++
+			}
+		}
+		switch out {
+		case outWritten:
+			st.Written++
+		case outSkipped:
+			st.Skipped++
+		case outFailed:
+			st.Failed++
+			if len(st.Failures) < ex.opts.MaxFailures {
+				st.Failures = append(st.Failures, KeyFailure{Key: b.strs[c.start], Row: c.row, Err: err.Error()})
+			}
+		case outAgain:
+			b.again = append(b.again, i)
+		case outNoScript:
+			b.again = append(b.again, i)
+			noScript = err
+		case outRefused, outScriptRefused:
+			ex.refuse(out, err, b.strs[c.start])
+			c.path = ex.existingPath(c)
+			b.again = append(b.again, i)
+		case outNodeError:
+			return nil, ex.nodeError(b.strs[c.start], len(b.todo), err)
+		}
+	}
+	if round == 0 && restored+busy > 0 {
+		l.noteRestores(restored, busy)
+	}
+	return noScript, nil
+}
+
+// refuse stops using RESTORE (outRefused) or the scripts
+// (outScriptRefused) for the rest of the call.
+func (ex *writeExecutor) refuse(out outcome, err error, key string) {
+	cmd, ok := deniedCommand(err.Error())
+	if out == outRefused {
+		if !ok {
+			cmd = "restore"
+		}
+		ex.noteRefused(cmd)
+		if ex.restore.CompareAndSwap(true, false) {
+			ex.c.Logger().Warn("RESTORE refused, writing hashes with HSET, scripts or WATCH/MULTI", "node", ex.nodeOf(key), "error", err.Error())
+		}
+		return
+	}
+	if !ok {
+		cmd = "evalsha"
+	}
+	ex.noteRefused(cmd)
+	if ex.scripts.CompareAndSwap(true, false) {
+		ex.c.Logger().Warn("Lua scripts refused, writing existing keys with WATCH/MULTI/EXEC", "node", ex.nodeOf(key), "error", err.Error())
+	}
+}
+
+// reloadScripts loads the scripts after NOSCRIPT; a server that refuses
+// SCRIPT LOAD sends the rows of b.again to the watch path instead.
+func (ex *writeExecutor) reloadScripts(b *writeBatch, noScript error) error {
+	ex.c.Logger().Debug("loading the write scripts", "reason", noScript.Error(), "keys", len(b.again))
+	err := ex.loadScripts()
+	if err == nil {
+		return nil
+	}
+	if !commandRefused(err) {
+		return err
+	}
+	ex.refuse(outScriptRefused, err, "")
+	for _, i := range b.again {
+		c := &b.cmds[i]
+		if c.path == pathScript || c.path == pathRestoreReplace {
+			c.path = ex.existingPath(c)
+		}
+	}
+	return nil
+}
+
+// splitWatched moves the rows of b.todo on the watch path to b.watch, and
+// rows behind a watched row of the same key to b.later (the pipeline is
+// sent before the watched rows are written).
+func (b *writeBatch) splitWatched() {
+	b.watch, b.later = b.watch[:0], b.later[:0]
+	var first map[string]int
+	for _, i := range b.todo {
+		if b.cmds[i].path != pathWatch {
+			continue
+		}
+		b.watch = append(b.watch, i)
+		if first == nil {
+			first = map[string]int{}
+		}
+		if _, ok := first[b.strs[b.cmds[i].start]]; !ok {
+			first[b.strs[b.cmds[i].start]] = i
+		}
+	}
+	if len(b.watch) == 0 {
+		return
+	}
+	keep := b.todo[:0]
+	for _, i := range b.todo {
+		c := &b.cmds[i]
+		if c.path == pathWatch {
+			continue
+		}
+		if w, ok := first[b.strs[c.start]]; ok && w < i {
+			b.later = append(b.later, i)
+			continue
+		}
+		keep = append(keep, i)
+	}
+	b.todo = keep
 }
 
 // noteRestores adapts the lane to the outcome of a batch's RESTOREs.

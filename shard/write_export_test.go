@@ -27,3 +27,12 @@ func HashDump(kv []string) []byte {
 
 // RestoreScriptSource is the Lua source of the restore script.
 const RestoreScriptSource = restoreScriptSrc
+
+// SetWriteScripts switches the Lua scripts of WriteBatch (off: the watch
+// path) for tests and benchmarks, and returns a function restoring the old
+// value.
+func SetWriteScripts(on bool) (restore func()) {
+	old := writeScripts
+	writeScripts = on
+	return func() { writeScripts = old }
+}

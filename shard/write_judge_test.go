@@ -55,6 +55,12 @@ func TestWriteJudge(t *testing.T) {
 		{"busy script", ModeReplace, pathScript, nil, replyError("BUSY Redis is busy running a script."), outNodeError, pathScript, "BUSY"},
 		{"busykey off the restore path", ModeReplace, pathScript, nil, replyError("BUSYKEY Target key name already exists."), outFailed, pathScript, "BUSYKEY"},
 		{"max clients", ModeReplace, pathRestore, nil, replyError("ERR max number of clients reached"), outNodeError, pathRestore, "clients"},
+		{"evalsha refused (7.0)", ModeReplace, pathRestoreReplace, nil, replyError("NOPERM this user has no permissions to run the 'evalsha' command or its subcommand"), outScriptRefused, pathRestoreReplace, "evalsha"},
+		{"evalsha refused (7.2)", ModeSkip, pathScript, nil, replyError("NOPERM User loader has no permissions to run the 'evalsha' command"), outScriptRefused, pathScript, "evalsha"},
+		{"evalsha renamed", ModeAppend, pathScript, nil, replyError("ERR unknown command 'evalsha', with args beginning with: "), outScriptRefused, pathScript, "unknown"},
+		{"hset refused", ModeAppend, pathHSet, nil, replyError("NOPERM User reader has no permissions to run the 'hset' command"), outNodeError, pathHSet, "hset"},
+		{"type refused", ModeSkip, pathProbe, nil, replyError("NOPERM User reader has no permissions to run the 'type' command"), outNodeError, pathProbe, "type"},
+		{"hset refused in the script", ModeReplace, pathScript, nil, replyError("NOPERM User w has no permissions to run the 'hset' command"), outNodeError, pathScript, "hset"},
 		{"connection", ModeReplace, pathRestore, nil, errors.New("dial tcp 127.0.0.1:1: connect: connection refused"), outNodeError, pathRestore, "refused"},
 		{"cancelled", ModeReplace, pathRestore, nil, context.Canceled, outNodeError, pathRestore, "canceled"},
 	}
@@ -62,7 +68,8 @@ func TestWriteJudge(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ex := &writeExecutor{opts: WriteOptions{Mode: tt.mode}}
 			ex.restore.Store(true)
-			c := &batchCmd{eligible: true, path: tt.path}
+			ex.scripts.Store(true)
+			c := &batchCmd{listpack: true, path: tt.path}
 			cmd := redis.NewCmd(ctx)
 			if tt.err != nil {
 				cmd.SetErr(tt.err)

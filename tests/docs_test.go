@@ -233,6 +233,9 @@ func TestExitCodes(t *testing.T) {
 		10:  "TestCancel (redstage cancel while another command waits)",
 		130: "TestCancel (SIGINT)",
 		141: "TestScanBrokenPipe (scan -o - | head)",
+		11:  "TestRedisRefusals (NOAUTH, WRONGPASS: real ACL users)",
+		12:  "TestRedisRefusals (no INFO, no SCAN, read-only load and delete)",
+		13:  "TestRedisRefusals (database /99)",
 	}
 
 	tc := startCluster(t, 1, fastFailover...)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redstage/redstage/cluster"
 	"github.com/redstage/redstage/codec"
+	"github.com/redstage/redstage/shard"
 )
 
 // Exit codes of the redstage, coordinator and worker programs. Each names a
@@ -28,6 +29,9 @@ const (
 	ExitNotFound    = 8   // job id unknown, or the job already finished (status, cancel)
 	ExitNoData      = 9   // nothing matched the pattern where data was needed (infer, scan without --schema)
 	ExitCancelled   = 10  // the job was cancelled by someone else (redstage cancel)
+	ExitRedisAuth   = 11  // Redis refused the credentials (NOAUTH, WRONGPASS)
+	ExitRedisACL    = 12  // the Redis ACL user may not run a command redstage needs (NOPERM)
+	ExitRedisDB     = 13  // the database number of the Redis URL does not exist on the server
 	ExitInterrupted = 130 // interrupted by SIGINT/SIGTERM; the job was cancelled on the cluster
 	// ExitBrokenPipe: the output's reader went away (scan -o - | head);
 	// the job was cancelled and its results discarded. 141 is what a
@@ -52,6 +56,9 @@ var ExitCodes = []struct {
 	{ExitNotFound, "job not found or already finished"},
 	{ExitNoData, "nothing matched the pattern"},
 	{ExitCancelled, "job cancelled by another client"},
+	{ExitRedisAuth, "Redis authentication failed (NOAUTH, WRONGPASS)"},
+	{ExitRedisACL, "Redis ACL user lacks a command redstage needs (NOPERM)"},
+	{ExitRedisDB, "Redis database number out of range"},
 	{ExitInterrupted, "interrupted (SIGINT/SIGTERM); job cancelled"},
 	{ExitBrokenPipe, "output closed by its reader (broken pipe); job cancelled"},
 }
@@ -99,6 +106,9 @@ func Classify(err error) (int, string) {
 	}
 	if errors.Is(err, codec.ErrRowTooLarge) {
 		return ExitJobFailed, rowTooLargeHint
+	}
+	if code, hint := classifyAccess(err); code != 0 {
+		return code, hint
 	}
 	var je *cluster.JobError
 	if errors.As(err, &je) {
@@ -152,6 +162,49 @@ const DefaultMaxPayload = 8 << 20
 
 // rowTooLargeHint names the settings that carry larger rows.
 const rowTooLargeHint = "a row must fit one NATS message: raise the limit with --max-payload BYTES (embedded cluster; up to 67108864 = 64 MiB), or with --nats start the coordinator with --embedded-nats --max-payload BYTES (or set max_payload in the NATS server's config) and restart the workers"
+
+// Hints of the Redis refusals that retrying cannot cure.
+const (
+	hintAuth = "check the user name and password in the Redis URL (redis://user:password@host:port, --redis or REDSTAGE_REDIS_URL)"
+	hintACL  = "grant the ACL user the command named above (ACL SETUSER <user> +<command>) or use another user; docs/cli.md lists the commands each redstage command needs"
+	hintDB   = "use a database number below the server's `databases` setting (16 by default), e.g. redis://host:6379/0"
+)
+
+// classifyAccess maps a refusal by Redis (authentication, ACL permission,
+// database) to its exit code, or returns 0. A failed job carries its task
+// errors as text, so they are matched by the sentinels' messages.
+func classifyAccess(err error) (int, string) {
+	kinds := []struct {
+		sentinel error
+		code     int
+		hint     string
+	}{
+		{shard.ErrAuth, ExitRedisAuth, hintAuth},
+		{shard.ErrNoPermission, ExitRedisACL, hintACL},
+		{shard.ErrBadDB, ExitRedisDB, hintDB},
+	}
+	for _, k := range kinds {
+		if errors.Is(err, k.sentinel) {
+			return k.code, k.hint
+		}
+	}
+	var je *cluster.JobError
+	if !errors.As(err, &je) || je.State == cluster.JobCancelled {
+		return 0, ""
+	}
+	for _, k := range kinds {
+		msg := k.sentinel.Error()
+		if strings.Contains(je.Reason, msg) {
+			return k.code, k.hint
+		}
+		for _, t := range je.Tasks {
+			if strings.Contains(t.Error, msg) {
+				return k.code, k.hint
+			}
+		}
+	}
+	return 0, ""
+}
 
 // jobFailedHint says what to do about a failed job, judging by its errors.
 func jobFailedHint(je *cluster.JobError) string {

@@ -164,8 +164,8 @@ func (a *App) runStatus(ctx context.Context, o *StatusOptions) error {
 		return errInterrupted // following was interrupted; the job keeps running
 	}
 	sum.fromResult(res)
-	if err == nil && res != nil && (res.Failed > 0 || res.Rejected > 0) {
-		err = exitErr(ExitPartial, "list the failed keys with redstage status --json", fmt.Errorf("%s could not be written", plural(res.Failed+res.Rejected, "row")))
+	if err == nil && job.Kind() == cluster.KindLoad {
+		err = loadOutcome(res, "list the failed keys with redstage status --json")
 	}
 	sum.finish(start, err)
 	sum.useJobDuration(res)

@@ -384,9 +384,8 @@ func (a *App) runLoad(ctx context.Context, o *LoadOptions) (err error) {
 			sum.CountsUnknown = true
 			sum.CountsNote = "the job's counts could not be collected from the cluster: check Redis (or redstage status " + sum.Job + ")"
 		}
-		if err == nil && res != nil && (res.Failed > 0 || res.Rejected > 0) {
-			err = exitErr(ExitPartial, partialHint(o.Report),
-				fmt.Errorf("%s of %s could not be written", groupDigits(res.Failed+res.Rejected), plural(res.Rows, "row")))
+		if err == nil {
+			err = loadOutcome(res, partialHint(o.Report))
 		}
 		sum.finish(start, err)
 		if o.Report != "" && reportOK {
@@ -478,6 +477,21 @@ func inputSummaries(ins []*loadInput) []InputSummary {
 		first += rows
 	}
 	return out
+}
+
+// loadOutcome is the error of a load job that ended without a job error:
+// nil when every row was written or skipped, partial (exit 7) when some
+// were, failed (exit 6) when rows failed and none was written or skipped.
+func loadOutcome(res *cluster.JobResult, hint string) error {
+	if res == nil || (res.Failed == 0 && res.Rejected == 0) {
+		return nil
+	}
+	bad := res.Failed + res.Rejected
+	if res.Written+res.Skipped == 0 {
+		return exitErr(ExitJobFailed, strings.Replace(hint, "; rows that were written stay written", "", 1),
+			fmt.Errorf("none of the %s could be written", plural(bad, "row")))
+	}
+	return exitErr(ExitPartial, hint, fmt.Errorf("%s of %s could not be written", groupDigits(bad), plural(res.Rows, "row")))
 }
 
 func partialHint(report string) string {

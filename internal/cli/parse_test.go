@@ -13,6 +13,7 @@ import (
 
 	"github.com/redstage/redstage/cluster"
 	"github.com/redstage/redstage/codec"
+	"github.com/redstage/redstage/shard"
 )
 
 func env(kv ...string) func(string) string {
@@ -326,6 +327,11 @@ func TestClassify(t *testing.T) {
 		{os.ErrNotExist, ExitInput},
 		{&os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE}, ExitBrokenPipe},
 		{fmt.Errorf("cancelling job j: %w", cluster.ErrStoreFull), ExitCluster},
+		{fmt.Errorf("redis x: %w", &shard.AccessError{Kind: shard.ErrAuth, Err: errors.New("WRONGPASS")}), ExitRedisAuth},
+		{fmt.Errorf("redis x: %w", &shard.AccessError{Kind: shard.ErrNoPermission, Command: "info"}), ExitRedisACL},
+		{fmt.Errorf("redis x: %w", &shard.AccessError{Kind: shard.ErrBadDB}), ExitRedisDB},
+		{&cluster.JobError{ID: "j", State: cluster.JobFailed, Tasks: []cluster.TaskError{{Task: "t1", Error: "partition x: redis permission denied on h: the ACL user may not run SCAN"}}}, ExitRedisACL},
+		{&cluster.JobError{ID: "j", State: cluster.JobCancelled, Reason: "redis permission denied"}, ExitCancelled},
 	}
 	seen := map[int]bool{}
 	for _, c := range ExitCodes {

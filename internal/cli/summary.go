@@ -32,14 +32,17 @@ type Summary struct {
 	Report  string         `json:"report,omitempty"`
 	Schema  string         `json:"schema,omitempty"` // spec of the schema used (scan) or inferred (infer)
 	DryRun  bool           `json:"dry_run,omitempty"`
+	Type    string         `json:"type,omitempty"` // delete: the type of the keys deleted
 
-	Rows       int64            `json:"rows"`
-	Written    int64            `json:"written,omitempty"`
-	Skipped    int64            `json:"skipped,omitempty"`
-	Failed     int64            `json:"failed,omitempty"`
-	Rejected   int64            `json:"rejected,omitempty"`
-	Scanned    int64            `json:"scanned,omitempty"`
-	OtherTypes int64            `json:"other_types,omitempty"`
+	Rows     int64 `json:"rows"`
+	Written  int64 `json:"written,omitempty"`
+	Skipped  int64 `json:"skipped,omitempty"`
+	Failed   int64 `json:"failed,omitempty"`
+	Rejected int64 `json:"rejected,omitempty"`
+	Scanned  int64 `json:"scanned,omitempty"`
+	// OtherTypes (scan and delete, always present there): matching keys
+	// of other types, skipped by scan, left alone by delete.
+	OtherTypes *int64           `json:"other_types,omitempty"`
 	Vanished   int64            `json:"vanished,omitempty"`
 	Duplicates int64            `json:"duplicates,omitempty"`
 	Nulls      map[string]int64 `json:"nulls,omitempty"` // per field: values that did not parse and became null
@@ -105,7 +108,11 @@ func (s *Summary) fromResult(r *cluster.JobResult) {
 	}
 	s.Rows = r.Rows
 	s.Written, s.Skipped, s.Failed, s.Rejected = r.Written, r.Skipped, r.Failed, r.Rejected
-	s.Scanned, s.OtherTypes, s.Vanished, s.Duplicates = r.Scanned, r.OtherTypes, r.Vanished, r.Duplicates
+	s.Scanned, s.Vanished, s.Duplicates = r.Scanned, r.Vanished, r.Duplicates
+	if s.Command == "scan" || s.Command == "delete" {
+		other := r.OtherTypes
+		s.OtherTypes = &other
+	}
 	s.Matched, s.Deleted = r.Matched, r.Deleted
 	s.NonUTF8Keys = r.NonUTF8Keys
 	s.CountsLowerBound, s.CountsNote = r.LowerBound, r.LowerBoundReason
@@ -257,8 +264,8 @@ func (s *Summary) writeHuman(w io.Writer) {
 		if s.Duplicates > 0 {
 			line("duplicates dropped", s.Duplicates, "SCAN returns some keys twice; each is written once")
 		}
-		if s.OtherTypes > 0 {
-			line("non-hash keys skipped", s.OtherTypes, "")
+		if s.OtherTypes != nil {
+			line("non-hash keys skipped", *s.OtherTypes, "scan reads hashes only")
 		}
 		if s.Vanished > 0 {
 			line("keys vanished", s.Vanished, "deleted or expired while scanning")
@@ -267,7 +274,14 @@ func (s *Summary) writeHuman(w io.Writer) {
 			line("non-UTF-8 keys", s.NonUTF8Keys, `written escaped in _key: \\ and \xHH (see --key-encoding)`)
 		}
 	case "delete":
-		line("keys matched", s.Matched, "")
+		typ := s.Type
+		if typ == "" {
+			typ = "hash"
+		}
+		line("keys matched", s.Matched, "of type "+typ)
+		if s.OtherTypes != nil && typ != "all" {
+			line("other types left", *s.OtherTypes, "matching keys of other types, kept (--type all deletes them)")
+		}
 		if s.DryRun {
 			fmt.Fprintln(w, "  dry run: nothing deleted")
 		} else {
