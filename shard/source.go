@@ -101,8 +101,10 @@ const loadingPoll = 100 * time.Millisecond
 // server reading its RDB or AOF answers LOADING to reads): an attempt that
 // starts then waits instead of failing, so a master restart costs a task at
 // most the attempts it cut through, however long the load takes. Bounded by
-// ctx (the task's timeout); any other error is left to the checks that
-// follow.
+// ctx (the task's timeout). On a cluster it then waits, at most
+// clusterStateWait, for the node to see the cluster as ok again (a node that
+// has just loaded answers CLUSTERDOWN until it has heard from the others).
+// Any other error is left to the checks that follow.
 func waitLoaded(ctx context.Context, c *Client, addr string) error {
 	node := c.Node(addr)
 	for {
@@ -110,13 +112,39 @@ func waitLoaded(ctx context.Context, c *Client, addr string) error {
 		loading := err == nil && infoField(info, "loading") == "1" ||
 			err != nil && strings.HasPrefix(err.Error(), "LOADING")
 		if !loading {
+			break
+		}
+		if err := pause(ctx, addr, "to load its data set"); err != nil {
+			return err
+		}
+	}
+	if !c.Topology().Cluster {
+		return nil
+	}
+	deadline := time.Now().Add(clusterStateWait)
+	for time.Now().Before(deadline) {
+		info, err := node.ClusterInfo(ctx).Result()
+		if err != nil || infoField(info, "cluster_state") == "ok" {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s to load its data set: %w", addr, context.Cause(ctx))
-		case <-time.After(loadingPoll):
+		if err := pause(ctx, addr, "to see the cluster as ok"); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// clusterStateWait bounds how long an attempt waits for a node that has
+// just loaded its data to see the cluster as ok.
+const clusterStateWait = 15 * time.Second
+
+// pause waits loadingPoll, or returns why ctx ended.
+func pause(ctx context.Context, addr, what string) error {
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for %s %s: %w", addr, what, context.Cause(ctx))
+	case <-time.After(loadingPoll):
+		return nil
 	}
 }
 
