@@ -118,7 +118,7 @@ func TestSummaryWording(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := mustRedstage(t, env, 2*time.Minute, "load", one, "-k", "id", "--prefix", "one:")
-	if contains(r.stderr, "1 rows") || !contains(r.stderr, "1 row in") || !contains(r.stderr, "(csv): 1 row\n") {
+	if contains(r.stderr, " 1 rows in") || contains(r.stderr, ": 1 rows\n") || !contains(r.stderr, "1 row in") || !contains(r.stderr, "(csv): 1 row\n") {
 		t.Errorf("load of one row: want singular wording\n%s", r)
 	}
 	r = redstage(t, env, 2*time.Minute, "scan", "one:*", "--schema", "age:int64", "--strict", "-o", filepath.Join(t.TempDir(), "o.parquet"))
