@@ -334,15 +334,8 @@ func (ex *writeExecutor) sendRound(l *writeLane, b *writeBatch, round int) (noSc
 			}
 		}
 		switch out {
-		case outWritten:
-			st.Written++
-		case outSkipped:
-			st.Skipped++
-		case outFailed:
-			st.Failed++
-			if len(st.Failures) < ex.opts.MaxFailures {
-				st.Failures = append(st.Failures, KeyFailure{Key: b.strs[c.start], Row: c.row, Err: err.Error()})
-			}
+		case outWritten, outSkipped, outFailed:
+			ex.count(st, b, i, out, err)
 		case outAgain:
 			b.again = append(b.again, i)
 		case outNoScript:

@@ -49,7 +49,7 @@ func (ex *writeExecutor) execWatched(st *WriteStats, b *writeBatch, idx []int) e
 				if err != nil {
 					return ex.nodeError(b.strs[b.cmds[i].start], 1, err)
 				}
-				ex.countWatched(st, b, i, o[0], e[0])
+				ex.count(st, b, i, o[0], e[0])
 			}
 			continue
 		}
@@ -57,13 +57,14 @@ func (ex *writeExecutor) execWatched(st *WriteStats, b *writeBatch, idx []int) e
 			return ex.nodeError(b.strs[b.cmds[g[0]].start], 1, err)
 		}
 		for j, i := range g {
-			ex.countWatched(st, b, i, outs[j], errs[j])
+			ex.count(st, b, i, outs[j], errs[j])
 		}
 	}
 	return nil
 }
 
-func (ex *writeExecutor) countWatched(st *WriteStats, b *writeBatch, i int, out outcome, err error) {
+// count adds a key's final outcome (written, skipped or failed) to st.
+func (ex *writeExecutor) count(st *WriteStats, b *writeBatch, i int, out outcome, err error) {
 	switch out {
 	case outWritten:
 		st.Written++

@@ -253,21 +253,7 @@ func TestCancel(t *testing.T) {
 	tc := startCluster(t, 3, fastFailover...)
 	srv, _ := loadedServer(t, tc, "cc:")
 	env := tc.env(srv.URL())
-	idle := func() {
-		t.Helper()
-		poll(t, 10*time.Second, "workers idle after the cancel", func() error {
-			live, err := tc.liveWorkers()
-			if err != nil {
-				return err
-			}
-			for _, w := range live {
-				if w.Running > 0 {
-					return fmt.Errorf("worker %s still runs %d tasks", w.ID, w.Running)
-				}
-			}
-			return nil
-		})
-	}
+	idle := func() { t.Helper(); tc.waitIdle(t, 10*time.Second, "workers idle after the cancel") }
 
 	t.Run("SIGINT", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "out.parquet")

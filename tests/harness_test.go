@@ -474,3 +474,20 @@ func freePort(t testing.TB) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// waitIdle polls until no live worker runs a task.
+func (tc *testCluster) waitIdle(t testing.TB, within time.Duration, what string) {
+	t.Helper()
+	poll(t, within, what, func() error {
+		live, err := tc.liveWorkers()
+		if err != nil {
+			return err
+		}
+		for _, w := range live {
+			if w.Running > 0 {
+				return fmt.Errorf("worker %s still runs %d tasks", w.ID, w.Running)
+			}
+		}
+		return nil
+	})
+}

@@ -2,7 +2,6 @@ package tests
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -24,21 +23,7 @@ func TestLoadCountsWhenStopped(t *testing.T) {
 	tc := startCluster(t, 2, fastFailover...)
 	input := filepath.Join(t.TempDir(), "big.parquet")
 	writeDataset(t, input, 0, countRows)
-	idle := func() {
-		t.Helper()
-		poll(t, 30*time.Second, "workers idle after the stop", func() error {
-			live, err := tc.liveWorkers()
-			if err != nil {
-				return err
-			}
-			for _, w := range live {
-				if w.Running > 0 {
-					return fmt.Errorf("worker %s still runs %d tasks", w.ID, w.Running)
-				}
-			}
-			return nil
-		})
-	}
+	idle := func() { t.Helper(); tc.waitIdle(t, 30*time.Second, "workers idle after the stop") }
 	stopped := func(t *testing.T, stop func(id string, cli *proc), wantCode int, prefix string) {
 		srv := redistest.StartServer(t)
 		env := tc.env(srv.URL())
