@@ -18,20 +18,6 @@ import (
 	"github.com/redstage/redstage/shard"
 )
 
-// aclUser creates an ACL user with password "pw" and the given rules on s
-// and returns its URL.
-func aclUser(t *testing.T, s *redistest.Server, name string, rules ...string) string {
-	t.Helper()
-	args := []any{"acl", "setuser", name, "reset", "on", ">pw", "~*", "&*"}
-	for _, r := range rules {
-		args = append(args, r)
-	}
-	if err := s.Client().Do(context.Background(), args...).Err(); err != nil {
-		t.Fatalf("ACL SETUSER %s: %v", name, err)
-	}
-	return "redis://" + name + ":pw@" + s.Addr()
-}
-
 // keyState is what a test compares of one key: type, hash fields, and
 // whether it expires.
 func keyState(t *testing.T, rdb redis.UniversalClient, key string) string {
@@ -98,8 +84,8 @@ func TestWriteWithoutEval(t *testing.T) {
 	s := redistest.StartServer(t)
 	admin := s.Client()
 	users := map[string]string{
-		"noeval":        aclUser(t, s, "noeval", "+@all", "-eval", "-evalsha", "-script", "-eval_ro", "-evalsha_ro"),
-		"noeval_norest": aclUser(t, s, "noeval_norest", "+@all", "-eval", "-evalsha", "-script", "-eval_ro", "-evalsha_ro", "-restore"),
+		"noeval":        s.ACLUser(t, "noeval", "+@all", "-eval", "-evalsha", "-script", "-eval_ro", "-evalsha_ro"),
+		"noeval_norest": s.ACLUser(t, "noeval_norest", "+@all", "-eval", "-evalsha", "-script", "-eval_ro", "-evalsha_ro", "-restore"),
 	}
 	ref := dialWriteTarget(t, s.URL(), admin)
 	long := strings.Repeat("L", 100)
@@ -162,7 +148,7 @@ func TestWriteWithoutEval(t *testing.T) {
 // nothing is written.
 func TestWriteReadOnlyUser(t *testing.T) {
 	s := redistest.StartServer(t)
-	url := aclUser(t, s, "reader", "+@read", "+@connection", "+info")
+	url := s.ACLUser(t, "reader", "+@read", "+@connection", "+info")
 	w := dialWriteTarget(t, url, s.Client())
 	vals := make([]any, 100)
 	for i := range vals {
@@ -200,7 +186,7 @@ func TestWriteListpackLimits(t *testing.T) {
 	ctx := context.Background()
 	urls := map[string]string{
 		"default":  s.URL(),
-		"noconfig": aclUser(t, s, "noconfig", "+@all", "-config"),
+		"noconfig": s.ACLUser(t, "noconfig", "+@all", "-config"),
 	}
 	v := func(n int) string { return strings.Repeat("v", n) }
 	// Rows: long values (63, 17 bytes), values at the limit, too many fields.
@@ -271,7 +257,7 @@ func checkEncoding(t *testing.T, rdb *redis.Client, key, ref, when string) {
 // unreachable server), naming what to fix.
 func TestDialRefusals(t *testing.T) {
 	s := redistest.StartServerWith(t, redistest.ServerOptions{Password: "secret"})
-	noInfo := aclUser(t, s, "noinfo", "+@all", "-info")
+	noInfo := s.ACLUser(t, "noinfo", "+@all", "-info")
 	host := s.Addr()
 	tests := []struct {
 		name, url string
@@ -336,7 +322,7 @@ func TestScanDeleteRefusals(t *testing.T) {
 		return parts[0]
 	}
 	t.Run("no scan", func(t *testing.T) {
-		w := dialWriteTarget(t, aclUser(t, s, "noscan", "+@all", "-scan"), s.Client())
+		w := dialWriteTarget(t, s.ACLUser(t, "noscan", "+@all", "-scan"), s.Client())
 		p := plan(t, w.client)
 		schema, err := codec.ParseSchemaSpec("f:int64")
 		if err != nil {
@@ -348,7 +334,7 @@ func TestScanDeleteRefusals(t *testing.T) {
 		check(t, err, "scan")
 	})
 	t.Run("read only delete", func(t *testing.T) {
-		w := dialWriteTarget(t, aclUser(t, s, "ro", "+@read", "+@connection", "+info", "+memory|stats"), s.Client())
+		w := dialWriteTarget(t, s.ACLUser(t, "ro", "+@read", "+@connection", "+info", "+memory|stats"), s.Client())
 		p := plan(t, w.client)
 		ds, err := shard.DeletePartition(ctx, w.client, p, shard.DeleteOptions{Pattern: "acl:*"})
 		check(t, err, "unlink")
@@ -433,13 +419,13 @@ func TestCheckWrite(t *testing.T) {
 	ctx := context.Background()
 	users := map[string]string{
 		"all":      s.URL(),
-		"reader":   aclUser(t, s, "reader", "+@read", "+@connection", "+info", "+multi", "+discard"),
-		"noeval":   aclUser(t, s, "noeval", "+@all", "-eval", "-evalsha", "-script"),
-		"noevalwa": aclUser(t, s, "noevalwa", "+@all", "-eval", "-evalsha", "-script", "-watch"),
-		"hsetonly": aclUser(t, s, "hsetonly", "+@connection", "+info", "+multi", "+discard", "+hset"),
+		"reader":   s.ACLUser(t, "reader", "+@read", "+@connection", "+info", "+multi", "+discard"),
+		"noeval":   s.ACLUser(t, "noeval", "+@all", "-eval", "-evalsha", "-script"),
+		"noevalwa": s.ACLUser(t, "noevalwa", "+@all", "-eval", "-evalsha", "-script", "-watch"),
+		"hsetonly": s.ACLUser(t, "hsetonly", "+@connection", "+info", "+multi", "+discard", "+hset"),
 		// Without MULTI only RESTORE and EVALSHA can be probed safely; HSET
 		// is taken as allowed (WriteBatch reports it if not).
-		"nomulti": aclUser(t, s, "nomulti", "+@read", "+@connection", "+info"),
+		"nomulti": s.ACLUser(t, "nomulti", "+@read", "+@connection", "+info"),
 	}
 	type mode struct {
 		m   shard.WriteMode

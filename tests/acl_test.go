@@ -13,20 +13,6 @@ import (
 	"github.com/redstage/redstage/internal/redistest"
 )
 
-// aclURL creates an ACL user with password "pw" and rules on s and returns
-// its URL.
-func aclURL(t *testing.T, s *redistest.Server, name string, rules ...string) string {
-	t.Helper()
-	args := []any{"acl", "setuser", name, "reset", "on", ">pw", "~*", "&*"}
-	for _, r := range rules {
-		args = append(args, r)
-	}
-	if err := s.Client().Do(context.Background(), args...).Err(); err != nil {
-		t.Fatalf("ACL SETUSER %s: %v", name, err)
-	}
-	return "redis://" + name + ":pw@" + s.Addr()
-}
-
 // TestRedisRefusals: authentication failures, missing ACL permissions and
 // a database out of range each end with their own exit code and a message
 // naming the cause (never "unreachable"), fail without task retries, and
@@ -48,10 +34,10 @@ func TestRedisRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	host := srv.Addr()
-	reader := aclURL(t, srv, "reader", "+@read", "+@connection", "+info")
-	noScan := aclURL(t, srv, "noscan", "+@all", "-scan")
-	noInfo := aclURL(t, srv, "noinfo", "+@all", "-info")
-	noEvalWatch := aclURL(t, srv, "noevalwatch", "+@all", "-eval", "-evalsha", "-script", "-watch")
+	reader := srv.ACLUser(t, "reader", "+@read", "+@connection", "+info")
+	noScan := srv.ACLUser(t, "noscan", "+@all", "-scan")
+	noInfo := srv.ACLUser(t, "noinfo", "+@all", "-info")
+	noEvalWatch := srv.ACLUser(t, "noevalwatch", "+@all", "-eval", "-evalsha", "-script", "-watch")
 	load := []string{"load", csv, "--key-column", "id", "--prefix", "p:"}
 	scan := []string{"scan", "keep:*", "--schema", "f:int64", "-o", filepath.Join(dir, "out.parquet"), "--tasks", "1"}
 	tests := []struct {
@@ -119,7 +105,7 @@ func TestRedisRefusals(t *testing.T) {
 // keys and then replaces, skips and appends to them, every key written.
 func TestLoadWithoutEval(t *testing.T) {
 	srv := redistest.StartServer(t)
-	url := aclURL(t, srv, "noeval", "+@all", "-eval", "-evalsha", "-script")
+	url := srv.ACLUser(t, "noeval", "+@all", "-eval", "-evalsha", "-script")
 	csv := filepath.Join(t.TempDir(), "in.csv")
 	var b strings.Builder
 	b.WriteString("id,name\n")
